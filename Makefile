@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` (the local demo) and `make test` (the suite).
+# Both bootstrap what they need first (virtualenv from requirements.lock, helm, Debian packages).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test bootstrap lint typecheck pytest lock bench clean
+
+demo: bootstrap
+	$(BIN)/orders-demo $(DEMO_ARGS)
+
+test: bootstrap lint typecheck pytest
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
+lock: bootstrap
+	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra dev --python-version 3.11 -o requirements.lock
+
+bench: bootstrap
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

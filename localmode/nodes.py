@@ -1,0 +1,51 @@
+"""Start warehouse nodes as real processes (local mode and tests)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from .processes import ManagedProcess, free_port
+
+
+def node_command() -> list[str]:
+    """The installed console script, or the module when running from a bare checkout."""
+    script = shutil.which("warehouse-node") or str(Path(sys.executable).parent / "warehouse-node")
+    if Path(script).exists():
+        return [script]
+    return [sys.executable, "-m", "warehouse_node.cli"]
+
+
+def node_process(
+    region: str,
+    data_dir: Path,
+    log_dir: Path,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_args: list[str] | None = None,
+) -> tuple[ManagedProcess, str]:
+    """A (not yet started) node for ``region`` and its base URL."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        *node_command(),
+        "--region",
+        region,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *(extra_args or []),
+    ]
+    process = ManagedProcess(
+        f"warehouse-node {region}",
+        argv,
+        log_dir / f"node-{region.lower()}.log",
+        env=env,
+        ready_url=f"{url}/health",
+    )
+    return process, url
