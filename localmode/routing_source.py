@@ -1,0 +1,178 @@
+"""The local routing source: what the controller does in a cluster, done by polling ``/health``.
+
+With no Kubernetes there are no EndpointSlices, so readiness comes from each node's own health:
+reachable and not ``down`` counts as one ready endpoint. The document is built by the same
+``build_routing_document`` the controller uses, written atomically to a file (for
+``ORDER_ROUTING_SOURCE=/path``) and served over HTTP (for ``ORDER_ROUTING_SOURCE=http://...``).
+Every change is appended to a JSON-lines history so a test or the demo can prove the region
+went not-ready and came back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from order_contracts.health import Health
+from order_contracts.logs import configure_json_logging
+from order_contracts.regions import Proximity, configured_proximity, normalize_region
+from order_contracts.routing import RegionObservation, RoutingDocument, build_routing_document
+
+log = logging.getLogger("routing-source")
+
+
+def probe_ready_endpoints(client: httpx.Client, url: str) -> int:
+    """1 when the node answers ``/health`` and is not down, else 0 (503 bodies count as down)."""
+    try:
+        response = client.get(f"{url}/health")
+        health = Health.model_validate_json(response.content)
+    except (httpx.HTTPError, ValueError):
+        return 0
+    return 1 if health.accepts_orders else 0
+
+
+class LocalRoutingSource:
+    """Keeps a routing document true for nodes given as ``region → base URL``."""
+
+    def __init__(
+        self,
+        nodes: dict[str, str],
+        proximity: Proximity,
+        out_path: Path,
+        history_path: Path | None = None,
+        timeout: float = 1.0,
+    ):
+        self.nodes = nodes
+        self.proximity = proximity
+        self.out_path = out_path
+        self.history_path = history_path
+        self.document: RoutingDocument | None = None
+        self._client = httpx.Client(timeout=timeout)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(nodes)))
+        self._lock = threading.Lock()
+
+    def poll_once(self) -> RoutingDocument:
+        regions = list(self.nodes)
+        counts = self._pool.map(
+            lambda r: probe_ready_endpoints(self._client, self.nodes[r]), regions
+        )
+        observations = [
+            RegionObservation(r, self.nodes[r], n) for r, n in zip(regions, counts, strict=True)
+        ]
+        with self._lock:
+            previous = self.document
+            document = build_routing_document(observations, self.proximity, previous)
+            if document is not previous:
+                self._publish(previous, document)
+            self.document = document
+        return document
+
+    def _publish(self, previous: RoutingDocument | None, document: RoutingDocument) -> None:
+        tmp = self.out_path.with_suffix(".tmp")
+        tmp.write_text(document.to_json())
+        os.replace(tmp, self.out_path)  # readers never see a half-written document
+        before = {r: v.ready for r, v in previous.regions.items()} if previous else {}
+        after = {r: v.ready for r, v in document.regions.items()}
+        log.info(
+            "routing changed",
+            extra={
+                "generation": document.generation,
+                "readiness": {r: f"{before.get(r, '-')}→{after[r]}" for r in after},
+            },
+        )
+        if self.history_path:
+            entry = {
+                "at": datetime.now(UTC).isoformat(),
+                "generation": document.generation,
+                "ready": after,
+            }
+            with self.history_path.open("a") as history:
+                history.write(json.dumps(entry) + "\n")
+
+    def run(self, stop: threading.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # a poll must never kill the source; the next one retries
+                log.exception("routing poll failed")
+            stop.wait(interval)
+
+    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] in ("/routing.json", "/"):
+                    document = source.document
+                    body = document.to_json().encode() if document else b""
+                    status = 200 if document else 503
+                elif self.path == "/health":
+                    body, status = b'{"status":"ok"}', 200
+                else:
+                    body, status = b'{"detail":"not found"}', 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # one line per routing change is the useful log; not one per GET
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def close(self) -> None:
+        self._client.close()
+        self._pool.shutdown(wait=False)
+
+
+def parse_node(text: str) -> tuple[str, str]:
+    region, sep, url = text.partition("=")
+    if not sep or not region or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected REGION=http://host:port")
+    return normalize_region(region), url.rstrip("/")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="orders-routing-source",
+        description="Keep a routing document true for local warehouse nodes (no cluster needed).",
+    )
+    parser.add_argument(
+        "--node", action="append", type=parse_node, required=True, help="REGION=URL, once per node"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="routing.json to keep current")
+    parser.add_argument("--history", type=Path, help="append every change as a JSON line")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="serve /routing.json (0: off)")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    args = parser.parse_args(argv)
+    configure_json_logging()
+    source = LocalRoutingSource(dict(args.node), configured_proximity(), args.out, args.history)
+    source.poll_once()
+    if args.port:
+        source.serve(args.host, args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        source.run(stop, args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+
+
+if __name__ == "__main__":
+    main()
