@@ -1,0 +1,257 @@
+"""A small client for Airflow 3's REST API v2: log in, trigger a DAG, wait, read an XCom.
+
+Used by the local launcher (is the DAG registered? unpause it), the tests, the benchmarks and the
+stress tool's Airflow target, so every part talks to Airflow the same way.
+
+Authentication is the Airflow 3 way: ``POST /auth/token`` with a username and password returns a
+JWT (the Simple auth manager in local mode; the same endpoint exists with other auth managers),
+sent as ``Authorization: Bearer``. A 401 later (expired token) logs in again once.
+
+Two classes with the same methods: :class:`AirflowClient` (blocking, thread-safe: httpx clients
+are) and :class:`AsyncAirflowClient` (asyncio). Errors are :class:`AirflowAPIError` carrying the
+HTTP status and Airflow's ``detail`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+#: DAG run states after which nothing more will happen
+FINISHED_STATES = frozenset({"success", "failed"})
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class AirflowAPIError(RuntimeError):
+    """Airflow answered with an error; ``status`` is the HTTP status, the message its detail."""
+
+    def __init__(self, status: int, method: str, path: str, detail: str):
+        self.status = status
+        self.detail = detail
+        super().__init__(f"Airflow {method} {path} → {status}: {detail}")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if isinstance(body, Mapping) and "detail" in body:
+        return str(body["detail"])
+    return str(body)[:500]
+
+
+def _check(response: httpx.Response) -> Any:
+    if response.is_error:
+        request = response.request
+        raise AirflowAPIError(
+            response.status_code, request.method, request.url.path, _detail(response)
+        )
+    return response.json() if response.content else None
+
+
+def _trigger_body(conf: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:
+    # Airflow 3 requires logical_date; null makes a run that is not tied to a data interval, so
+    # any number of runs can be triggered at once without colliding on the logical date.
+    body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}
+    if run_id is not None:
+        body["dag_run_id"] = run_id
+    return body
+
+
+def _run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+
+
+def _xcom_path(dag_id: str, run_id: str, task_id: str, key: str) -> str:
+    return f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+
+
+class AirflowClient:
+    """Blocking client. ``AirflowClient("http://127.0.0.1:8080", "admin", "admin")``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_connections: int = 100,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
+        self._token: str | None = None
+
+    def token(self) -> str:
+        """A fresh JWT from ``POST /auth/token`` (also used for every later request)."""
+        response = self._http.post(
+            "/auth/token", json={"username": self.username, "password": self.password}
+        )
+        self._token = str(_check(response)["access_token"])
+        return self._token
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._token is None:
+            self.token()
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self._token}"}
+            response = self._http.request(method, path, headers=headers, **kwargs)
+            if response.status_code == 401 and attempt == 1:
+                self.token()  # expired: log in again once
+                continue
+            return _check(response)
+        raise AssertionError("unreachable")
+
+    def dag(self, dag_id: str) -> dict[str, Any]:
+        """``GET /api/v2/dags/{dag_id}`` (404 → AirflowAPIError while it is not parsed yet)."""
+        return dict(self._request("GET", f"/api/v2/dags/{dag_id}"))
+
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        return dict(self._request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused}))
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None) -> str:
+        """Start a run with ``conf``; returns its run id."""
+        body = _trigger_body(conf, run_id)
+        run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        return str(run["dag_run_id"])
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """The whole DAG run record (state, start_date, end_date, conf, ...)."""
+        return dict(self._request("GET", _run_path(dag_id, run_id)))
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        """``queued``, ``running``, ``success`` or ``failed``."""
+        return str(self.run(dag_id, run_id)["state"])
+
+    def wait_run(
+        self, dag_id: str, run_id: str, timeout: float = 300.0, interval: float = 0.5
+    ) -> str:
+        """Poll until the run is finished; its final state, or TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.run_state(dag_id, run_id)
+            if state in FINISHED_STATES:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout:.0f}s")
+            time.sleep(interval)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances (task_id, state, try_number, ...)."""
+        body = self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
+        return list(body["task_instances"])
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """The XCom value a task pushed (its return value by default), as JSON."""
+        return self._request("GET", _xcom_path(dag_id, run_id, task_id, key))["value"]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AirflowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncAirflowClient:
+    """The same API for asyncio code (the stress tool's closed- and open-loop modes)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_connections: int = 100,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits)
+        self._token: str | None = None
+        self._login = asyncio.Lock()
+
+    async def token(self) -> str:
+        response = await self._http.post(
+            "/auth/token", json={"username": self.username, "password": self.password}
+        )
+        self._token = str(_check(response)["access_token"])
+        return self._token
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._token is None:
+            async with self._login:  # many concurrent first calls log in once
+                if self._token is None:
+                    await self.token()
+        for attempt in (1, 2):
+            used = self._token
+            headers = {"Authorization": f"Bearer {used}"}
+            response = await self._http.request(method, path, headers=headers, **kwargs)
+            if response.status_code == 401 and attempt == 1:
+                async with self._login:
+                    if self._token == used:
+                        await self.token()
+                continue
+            return _check(response)
+        raise AssertionError("unreachable")
+
+    async def dag(self, dag_id: str) -> dict[str, Any]:
+        return dict(await self._request("GET", f"/api/v2/dags/{dag_id}"))
+
+    async def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        body = {"is_paused": paused}
+        return dict(await self._request("PATCH", f"/api/v2/dags/{dag_id}", json=body))
+
+    async def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None) -> str:
+        body = _trigger_body(conf, run_id)
+        run = await self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        return str(run["dag_run_id"])
+
+    async def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return dict(await self._request("GET", _run_path(dag_id, run_id)))
+
+    async def run_state(self, dag_id: str, run_id: str) -> str:
+        return str((await self.run(dag_id, run_id))["state"])
+
+    async def wait_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 300.0,  # noqa: ASYNC109 (the same signature as AirflowClient's)
+        interval: float = 0.5,
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = await self.run_state(dag_id, run_id)
+            if state in FINISHED_STATES:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout:.0f}s")
+            await asyncio.sleep(interval)
+
+    async def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        body = await self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
+        return list(body["task_instances"])
+
+    async def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        return (await self._request("GET", _xcom_path(dag_id, run_id, task_id, key)))["value"]
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncAirflowClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
