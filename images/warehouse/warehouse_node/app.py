@@ -1,0 +1,72 @@
+"""The FastAPI application factory: routers, dependencies' state, middleware, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .errors import install_error_handlers
+from .load import LoadTracker
+from .metrics import NodeMetrics
+from .middleware import BodyLimit, Instrumentation
+from .routers import health, metrics, orders
+from .settings import NodeSettings
+from .store import OrderStore
+
+log = logging.getLogger("warehouse_node.app")
+
+
+def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastAPI:
+    """A node app for ``settings``. ``store`` replaces the SQLite store (benchmarks' baselines).
+
+    The store is opened by the lifespan, not here, so building an app has no side effects.
+    """
+    store = store or OrderStore(settings.db_path, settings.synchronous, settings.max_batch)
+    node_metrics = NodeMetrics(settings.region, __version__)
+    node_metrics.bind_store(
+        lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)
+    )
+    load = LoadTracker(settings.max_in_flight, settings.max_rps)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.open()
+        app.state.draining = False
+        log.info(
+            "node started",
+            extra={"region": settings.region, "port": settings.port, "orders": store.count},
+        )
+        try:
+            yield
+        finally:
+            # uvicorn has already drained in-flight requests; commit what is queued and close.
+            app.state.draining = True
+            await asyncio.to_thread(store.close)
+            log.info("node stopped", extra={"region": settings.region})
+
+    app = FastAPI(
+        title=f"warehouse node {settings.region}",
+        version=__version__,
+        lifespan=lifespan,
+        description="One region's order shard: idempotent order intake on a durable SQLite file.",
+    )
+    app.state.settings = settings
+    app.state.regions = settings.regions
+    app.state.store = store
+    app.state.load = load
+    app.state.metrics = node_metrics
+    app.state.token = settings.api_token.encode()
+    app.state.draining = True  # until the lifespan has opened the store
+    app.include_router(orders.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    install_error_handlers(app)
+    # The last added runs first: instrumentation sees every response, 413s included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Instrumentation, load=load, metrics=node_metrics)
+    return app

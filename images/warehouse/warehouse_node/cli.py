@@ -1,0 +1,119 @@
+"""``warehouse-node``: read settings (environment, then flags), check the database, serve.
+
+``warehouse-node --region HCM --port 8001 --data-dir ./data/hcm``. Configuration problems end
+with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from .app import create_app
+from .logs import configure_logging
+from .settings import NodeSettings
+from .store import OrderStore, StoreError
+
+# flag -> environment variable it overrides (the settings' alias).
+FLAGS: dict[str, tuple[str, type, str]] = {
+    "region": ("NODE_REGION", str, "this warehouse's region (required)"),
+    "data_dir": ("DATA_DIR", str, "directory of orders.db (default ./data)"),
+    "host": ("HOST", str, "listen address (default 0.0.0.0)"),
+    "port": ("PORT", int, "listen port (default 8000)"),
+    "log_level": ("LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+    "max_in_flight": ("NODE_MAX_IN_FLIGHT", int, "in-flight requests at load 1 (default 128)"),
+    "max_rps": ("NODE_MAX_RPS", float, "requests/s at load 1 (default 4000)"),
+    "synchronous": ("NODE_SYNCHRONOUS", str, "SQLite synchronous: FULL or NORMAL (default FULL)"),
+    "shutdown_grace": ("NODE_SHUTDOWN_GRACE", int, "seconds to drain on SIGTERM (default 10)"),
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="warehouse-node",
+        description="One region's warehouse order shard. Flags override environment variables; "
+        "NODE_API_TOKEN is environment-only (a flag would show it in `ps`).",
+    )
+    for name, (env, kind, help_text) in FLAGS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{help_text} [{env}]")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="log every request (default off) [NODE_ACCESS_LOG]",
+    )
+    args = vars(parser.parse_args(argv))
+    overrides = {FLAGS[k][0]: v for k, v in args.items() if k in FLAGS and v is not None}
+    if args["access_log"] is not None:
+        overrides["NODE_ACCESS_LOG"] = args["access_log"]
+    return overrides
+
+
+def load_settings(overrides: dict[str, Any]) -> NodeSettings:
+    try:
+        return NodeSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        raise SystemExit(f"warehouse-node: invalid configuration: {problems}") from None
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn, plus: on SIGTERM/SIGINT the node reports ``down`` at once, so routers stop
+    sending it orders while uvicorn drains the requests already in flight."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI):
+        super().__init__(config)
+        self.node_app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.node_app.state.draining = True
+        super().handle_exit(sig, frame)
+
+
+def serve(app: FastAPI, settings: NodeSettings) -> None:
+    """Run ``app`` the way every node runs: uvloop + httptools, JSON logs, graceful drain.
+    Benchmarks reuse this so their baselines run the very same server stack."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=settings.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace,
+        backlog=2048,
+    )
+    NodeServer(config, app).run()
+
+
+def preflight(settings: NodeSettings) -> None:
+    """Open and migrate the database once before serving: a bad DATA_DIR is a one-line error."""
+    try:
+        OrderStore(settings.db_path, settings.synchronous).open().close()
+    except StoreError as exc:
+        raise SystemExit(f"warehouse-node: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = load_settings(parse_args(argv))
+    configure_logging(settings.log_level, settings.region)
+    preflight(settings)
+    serve(create_app(settings), settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""How busy the node is: requests in flight and the recent request rate, kept in memory.
+
+``/health`` reports these and the routing decision compares them between warehouses, so they
+must be cheap to update on every request and cheap to read on every probe (no locks: the event
+loop is the only writer).
+"""
+
+from __future__ import annotations
+
+import time
+
+WINDOW_SECONDS = 5
+
+
+class LoadTracker:
+    """In-flight counter and a per-second request histogram over the last few seconds."""
+
+    def __init__(self, max_in_flight: int, max_rps: float, window: int = WINDOW_SECONDS):
+        self.max_in_flight = max_in_flight
+        self.max_rps = max_rps
+        self.window = window
+        self.in_flight = 0
+        self._started = time.monotonic()
+        self._buckets = [0] * window
+        self._bucket_second = int(self._started)
+
+    def _rotate(self, second: int) -> None:
+        gap = second - self._bucket_second
+        if gap <= 0:
+            return
+        for step in range(1, min(gap, self.window) + 1):
+            self._buckets[(self._bucket_second + step) % self.window] = 0
+        self._bucket_second = second
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        second = int(time.monotonic())
+        if second != self._bucket_second:
+            self._rotate(second)
+        self._buckets[second % self.window] += 1
+
+    def exit(self) -> None:
+        self.in_flight -= 1
+
+    def recent_rps(self) -> float:
+        """Requests per second over the window (shorter right after start)."""
+        now = time.monotonic()
+        self._rotate(int(now))
+        span = min(float(self.window - 1) + (now % 1.0), now - self._started)
+        return sum(self._buckets) / span if span > 0.2 else 0.0
+
+    def load(self) -> float:
+        """0 idle, >= 1 overloaded: the larger of the in-flight and the rate saturation."""
+        return max(self.in_flight / self.max_in_flight, self.recent_rps() / self.max_rps)

@@ -1,0 +1,99 @@
+"""Prometheus metrics of one node, in a registry of its own (one per app instance).
+
+Names: ``warehouse_orders_total{home_region,outcome}``, ``warehouse_http_requests_total
+{method,route,status}``, ``warehouse_http_request_duration_seconds{method,route}``,
+``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
+``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``, ``warehouse_build_info
+{version,region}``.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class _CommitCollector(Collector):
+    """Reads the store's group-commit counters at scrape time (they live in the writer thread)."""
+
+    def __init__(self, read: Callable[[], tuple[int, int]]):
+        self._read = read
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        commits, rows = self._read()
+        yield CounterMetricFamily(
+            "warehouse_db_commits", "Group commits of the order writer", value=commits
+        )
+        yield CounterMetricFamily(
+            "warehouse_db_committed_orders",
+            "Orders (new and replays) settled by group commits",
+            value=rows,
+        )
+
+
+class NodeMetrics:
+    def __init__(self, region: str, version: str):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.orders = Counter(
+            "warehouse_orders",
+            "POST /order outcomes by the order's home region",
+            ["home_region", "outcome"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "warehouse_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "warehouse_http_request_duration_seconds",
+            "Time from request start to the last response byte",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "warehouse_http_requests_in_flight", "Requests being served now", registry=r
+        )
+        self.stored = Gauge("warehouse_orders_stored", "Orders stored on this shard", registry=r)
+        self.db_size = Gauge(
+            "warehouse_db_size_bytes", "SQLite database plus WAL size on disk", registry=r
+        )
+        build = Gauge(
+            "warehouse_build_info",
+            "Always 1; labels say what is running",
+            ["version", "region", "python"],
+            registry=r,
+        )
+        build.labels(version, region, platform.python_version()).set(1)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def bind_store(
+        self,
+        count: Callable[[], int],
+        size: Callable[[], int],
+        commits: Callable[[], tuple[int, int]],
+    ) -> None:
+        self.stored.set_function(lambda: float(count()))
+        self.db_size.set_function(lambda: float(size()))
+        self.registry.register(_CommitCollector(commits))

@@ -1,0 +1,103 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request on the hot path)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .load import LoadTracker
+from .metrics import NodeMetrics
+
+# Probes must not count as load: a node would otherwise look busier the more it is watched.
+UNTRACKED_PATHS = frozenset({"/health", "/metrics"})
+
+
+class BodyLimit:
+    """413 for bodies over ``max_bytes``: by Content-Length up front, or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await _too_large(send, self.max_bytes)
+                    return
+                break
+        received = 0
+        limit = self.max_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the endpoint's body read; FastAPI turns it into the 413.
+                    raise HTTPException(413, f"request body larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Instrumentation:
+    """Counts in-flight requests and the recent rate, and records status and latency per route."""
+
+    def __init__(self, app: ASGIApp, load: LoadTracker, metrics: NodeMetrics):
+        self.app = app
+        self.load = load
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        tracked = scope["path"] not in UNTRACKED_PATHS
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        if tracked:
+            self.load.enter()
+            self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            if tracked:
+                self.load.exit()
+                self.metrics.in_flight.dec()
+            route: Any = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe_request(
+                scope["method"], template, status, time.perf_counter() - started
+            )

@@ -1,0 +1,44 @@
+"""``GET /health``: what the routing decision reads. Memory only: no query on a probe."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from order_contracts.health import Health, HealthStatus
+
+from .. import __version__
+from ..deps import LoadDep, SettingsDep, StoreDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    responses={200: {"model": Health}, 503: {"model": Health, "description": "down"}},
+)
+async def health(
+    request: Request, store: StoreDep, load: LoadDep, settings: SettingsDep
+) -> Response:
+    """ok; degraded when overloaded (load >= 1) or the last database write failed; down (503)
+    when the store is not open or the node is draining for shutdown."""
+    current = load.load()
+    status: HealthStatus = "ok"
+    if request.app.state.draining or not store.is_open:
+        status = "down"
+    elif current >= 1.0 or not store.healthy:
+        status = "degraded"
+    report = Health(
+        status=status,
+        region=settings.region,
+        orders=store.count,
+        in_flight=load.in_flight,
+        recent_rps=round(load.recent_rps(), 2),
+        load=round(current, 3),
+        version=__version__,
+        database="ok" if store.healthy else (store.last_error or "closed"),
+    )
+    return Response(
+        report.model_dump_json(),
+        status_code=503 if status == "down" else 200,
+        media_type="application/json",
+    )

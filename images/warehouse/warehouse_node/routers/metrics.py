@@ -1,0 +1,15 @@
+"""``GET /metrics``: Prometheus text format from this app's own registry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import MetricsDep
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(node_metrics: MetricsDep) -> Response:
+    return Response(generate_latest(node_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,167 @@
+"""Orders: create (idempotent on ``order_id``), fetch one, list with keyset pagination."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from order_contracts.orders import FieldError, OrderRejected, StoredOrder, parse_order
+
+from ..deps import MetricsDep, SettingsDep, StoreDep, require_token
+from ..errors import field_error_response
+from ..store import StoreError, utc_timestamp
+
+log = logging.getLogger("warehouse_node.orders")
+router = APIRouter(tags=["orders"], dependencies=[Depends(require_token)])
+
+MAX_PAGE = 1000
+_STATUS = {"created": 201, "duplicate": 200, "conflict": 409}
+_REGION_FILTER = re.compile(r"^[A-Za-z0-9]{1,16}$")
+_ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"model": StoredOrder, "description": "stored now"},
+    200: {"model": StoredOrder, "description": "already stored with the same payload"},
+    409: {"description": "already stored with a different payload"},
+    422: {"description": "invalid order; `detail` lists each field at fault"},
+    503: {"description": "the database could not be written; retry (the POST is idempotent)"},
+}
+
+
+def _json(body: str, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
+    """A metric label for a refused order: its region when that is a known one (bounded set)."""
+    region = payload.get("region") if isinstance(payload, dict) else None
+    if isinstance(region, str) and region.strip().upper() in regions:
+        return region.strip().upper()
+    return "unknown"
+
+
+@router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
+async def create_order(
+    request: Request, store: StoreDep, settings: SettingsDep, metrics: MetricsDep
+) -> Response:
+    """Create an order in this shard; the same ``order_id`` again is a replay, not a copy.
+
+    The body is read and validated here rather than by FastAPI so that malformed JSON, wrong
+    types and unknown regions all get the same ``{"detail": [{"field", "message"}]}`` shape.
+    """
+    regions: tuple[str, ...] = request.app.state.regions
+    body = await request.body()
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        message = f"malformed JSON: {exc}" if isinstance(exc, ValueError) else "nested too deeply"
+        metrics.orders.labels("unknown", "rejected").inc()
+        log.info("order rejected", extra={"order_id": None, "errors": message})
+        return field_error_response([FieldError(field="body", message=message)])
+    try:
+        order = parse_order(payload, regions)
+    except OrderRejected as exc:
+        order_id = payload.get("order_id") if isinstance(payload, dict) else None
+        metrics.orders.labels(_home_region_label(payload, regions), "rejected").inc()
+        log.info(
+            "order rejected",
+            extra={"order_id": str(order_id)[:128] if order_id else None, "errors": str(exc)},
+        )
+        return field_error_response(exc.errors)
+    try:
+        result = await store.create(order, settings.region)
+    except StoreError as exc:
+        metrics.orders.labels(order.region, "error").inc()
+        log.error(
+            "order not stored",
+            extra={"order_id": order.order_id, "region": order.region, "error": str(exc)},
+        )
+        return JSONResponse(
+            {"detail": f"order not stored, retry: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    record = result.record
+    metrics.orders.labels(order.region, result.outcome).inc()
+    fields: dict[str, Any] = {
+        "order_id": order.order_id,
+        "region": order.region,
+        "fulfilled_by": record.fulfilled_by,
+    }
+    if result.outcome == "conflict":
+        log.warning("order conflict", extra=fields)
+        message = f"order {order.order_id!r} already exists with a different payload"
+        detail = json.dumps([{"field": "order_id", "message": message}], separators=(",", ":"))
+        return _json(f'{{"detail":{detail},"stored":{record.to_json()}}}', 409)
+    log.info(
+        f"order {result.outcome}", extra={**fields, "fallback": order.region != settings.region}
+    )
+    return _json(record.to_json(), _STATUS[result.outcome])
+
+
+@router.get(
+    "/order/{order_id}",
+    responses={200: {"model": StoredOrder}, 404: {"description": "not stored on this shard"}},
+)
+async def get_order(order_id: str, store: StoreDep, settings: SettingsDep) -> Response:
+    """One stored order. A primary-key lookup: cheap enough to run on the event loop."""
+    try:
+        record = store.get(order_id)
+    except StoreError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    if record is None:
+        return JSONResponse(
+            {"detail": f"order {order_id!r} is not stored on {settings.region}"}, status_code=404
+        )
+    return _json(record.to_json())
+
+
+def _region_filter(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not _REGION_FILTER.match(value):
+        raise OrderRejected([FieldError(field=name, message="a region name (letters/digits)")])
+    return value.upper()
+
+
+@router.get("/orders")
+async def list_orders(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 100,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    region: Annotated[str | None, Query(description="only orders of this home region")] = None,
+    fulfilled_by: Annotated[str | None, Query(description="only orders this node took")] = None,
+    since: Annotated[datetime | None, Query(description="created at or after (ISO-8601)")] = None,
+) -> Response:
+    """``{"orders": [...], "next_cursor": "..." | null}`` in storage order.
+
+    Keyset pagination on the autoincrement ``seq``: a page never repeats or skips an order
+    while others are being inserted, and deep pages cost what the first one does.
+    """
+    try:
+        after = 0
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 18:
+                raise OrderRejected(
+                    [FieldError(field="cursor", message="not a cursor returned by this node")]
+                )
+            after = int(cursor)
+        home = _region_filter(region, "region")
+        taker = _region_filter(fulfilled_by, "fulfilled_by")
+    except OrderRejected as exc:
+        return field_error_response(exc.errors)
+    since_text = None
+    if since is not None:
+        since_text = utc_timestamp(since if since.tzinfo else since.replace(tzinfo=UTC))
+    try:
+        page = await run_in_threadpool(store.list_page, limit, after, home, taker, since_text)
+    except StoreError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    orders = ",".join(r.to_json() for r in page.records)
+    next_cursor = "null" if page.next_cursor is None else f'"{page.next_cursor}"'
+    return _json(f'{{"orders":[{orders}],"next_cursor":{next_cursor}}}')

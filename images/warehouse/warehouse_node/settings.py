@@ -1,0 +1,65 @@
+"""The node's configuration: environment variables, overridden by command-line flags.
+
+Every setting has one documented environment variable; ``warehouse-node`` flags pass the same
+names as init values, which pydantic-settings ranks above the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from order_contracts.regions import ConfigError, normalize_region, parse_regions
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class NodeSettings(BaseSettings):
+    """What one node needs to know. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
+
+    region: str = Field(validation_alias="NODE_REGION", description="this warehouse's region")
+    data_dir: Path = Field(Path("data"), validation_alias="DATA_DIR")
+    host: str = Field("0.0.0.0", validation_alias="HOST")
+    port: int = Field(8000, ge=1, le=65535, validation_alias="PORT")
+    api_token: str = Field("", validation_alias="NODE_API_TOKEN", repr=False)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="LOG_LEVEL"
+    )
+    order_regions: str = Field("HCM,HN,DN", validation_alias="ORDER_REGIONS")
+    max_in_flight: int = Field(128, ge=1, validation_alias="NODE_MAX_IN_FLIGHT")
+    max_rps: float = Field(4000.0, gt=0, validation_alias="NODE_MAX_RPS")
+    synchronous: Literal["FULL", "NORMAL"] = Field("FULL", validation_alias="NODE_SYNCHRONOUS")
+    max_batch: int = Field(512, ge=1, le=10_000, validation_alias="NODE_MAX_BATCH")
+    max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1024, validation_alias="NODE_MAX_BODY_BYTES")
+    shutdown_grace: int = Field(10, ge=0, validation_alias="NODE_SHUTDOWN_GRACE")
+    access_log: bool = Field(False, validation_alias="NODE_ACCESS_LOG")
+
+    @field_validator("region", "log_level", "synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return normalize_region(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _region_is_configured(self) -> NodeSettings:
+        try:
+            regions = parse_regions(self.order_regions)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        if self.region not in regions:
+            raise ValueError(
+                f"NODE_REGION {self.region!r} is not one of ORDER_REGIONS ({', '.join(regions)})"
+            )
+        return self
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return parse_regions(self.order_regions)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "orders.db"

@@ -1,0 +1,418 @@
+"""Durable order storage: SQLite in WAL mode with one writer thread that commits in groups.
+
+Why a single writer: SQLite allows one writer at a time anyway, and a commit's cost is mostly its
+fsync. The writer takes everything that queued while the previous commit ran and commits it as
+one transaction, so the fsync is paid once per group, not once per order. A caller's awaitable
+resolves only after the COMMIT returned, so an HTTP 201/200 is never sent for an order that a
+``kill -9`` (or, with ``synchronous=FULL``, a power cut) could still lose.
+
+Concurrent creates of the same ``order_id`` are serialized by that one writer: the first inserts,
+the rest find the row and compare fingerprints (duplicate → same order, else conflict).
+
+This module knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from order_contracts.orders import Order
+
+from .migrations import migrate
+
+log = logging.getLogger("warehouse_node.store")
+
+Outcome = Literal["created", "duplicate", "conflict"]
+_COLUMNS = "seq, order_id, fingerprint, home_region, fulfilled_by, status, created_at, payload"
+_STOP = object()
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message says which file and why."""
+
+
+class StoreClosed(StoreError):
+    """The store is not open (starting up or shutting down)."""
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """Fixed-width ISO-8601 UTC (``2026-01-01T00:00:00.000000Z``): sorts as text like in time."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One stored order: the canonical order JSON plus what the warehouse added."""
+
+    seq: int
+    order_id: str
+    fingerprint: str
+    home_region: str
+    fulfilled_by: str
+    status: str
+    created_at: str
+    payload: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``StoredOrder`` shape: the order's fields plus home/fulfilled/status/created."""
+        data: dict[str, Any] = json.loads(self.to_json())
+        return data
+
+    def to_json(self) -> str:
+        """The ``StoredOrder`` JSON, spliced from the stored canonical payload without a parse:
+        the added values are region names, a fixed status word and a timestamp (no quoting)."""
+        return (
+            f'{self.payload[:-1]},"home_region":"{self.home_region}",'
+            f'"fulfilled_by":"{self.fulfilled_by}","status":"{self.status}",'
+            f'"created_at":"{self.created_at}"}}'
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> OrderRecord:
+        return cls(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    outcome: Outcome
+    record: OrderRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[OrderRecord]
+    next_cursor: int | None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An insert waiting for the writer, and the future its caller awaits."""
+
+    order_id: str
+    fingerprint: str
+    home_region: str
+    fulfilled_by: str
+    payload: str
+    future: asyncio.Future[CreateResult]
+
+
+def canonical_payload(order: Order) -> str:
+    """The order as stored: JSON without unset optionals, amounts as 2-decimal strings."""
+    return json.dumps(order.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group is exactly one transaction.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class OrderStore:
+    """Orders of one shard in ``path``; ``open()`` before use, ``close()`` flushes and closes."""
+
+    def __init__(self, path: Path, synchronous: str = "FULL", max_batch: int = 512):
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
+        self.path = path
+        self.synchronous = synchronous
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._writer: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._open = False
+        self._count = 0
+        self._last_error: str | None = None
+        # Group commit statistics, read by the metrics layer (plain ints: no lock needed).
+        self.commits = 0
+        self.committed_rows = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def open(self) -> OrderStore:
+        """Create/migrate the database, count its orders once, start the writer thread."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect(self.path, self.synchronous)
+            migrate(conn)
+            self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the order database {self.path}: {exc}") from exc
+        self._writer = conn
+        self._open = True
+        self._thread = threading.Thread(target=self._run, name="order-writer", daemon=True)
+        self._thread.start()
+        log.info("store opened", extra={"path": str(self.path), "orders": self._count})
+        return self
+
+    def close(self) -> None:
+        """Stop taking orders, commit what is queued, checkpoint the WAL and close the file."""
+        if not self._open:
+            return
+        self._open = False
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join()
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._readers = threading.local()
+        if self._writer is not None:
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # a busy reader elsewhere: the WAL stays, still valid
+                log.warning("checkpoint at close failed", extra={"error": str(exc)})
+            self._writer.close()
+            self._writer = None
+        log.info("store closed", extra={"path": str(self.path), "orders": self._count})
+
+    # -- state read by health and metrics (no queries: these are on every probe) --------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._open and self._thread is not None and self._thread.is_alive()
+
+    @property
+    def healthy(self) -> bool:
+        """Open, writer alive, and the last write succeeded."""
+        return self.is_open and self._last_error is None
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def count(self) -> int:
+        """Orders stored: counted once at open, then kept up to date by the writer."""
+        return self._count
+
+    def size_bytes(self) -> int:
+        """Database plus WAL file size on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(self, order: Order, fulfilled_by: str) -> CreateResult:
+        """Store ``order`` unless its id exists; resolves after the group's COMMIT returned."""
+        if not self._open:
+            raise StoreClosed("the order store is not open")
+        future: asyncio.Future[CreateResult] = asyncio.get_running_loop().create_future()
+        self._queue.put(
+            _Pending(
+                order.order_id,
+                order.fingerprint(),
+                order.region,
+                fulfilled_by,
+                canonical_payload(order),
+                future,
+            )
+        )
+        return await future
+
+    def _run(self) -> None:
+        """Writer thread: take what queued while the last commit ran, commit it as one group."""
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit_group(batch)  # type: ignore[arg-type]
+
+    def _commit_group(self, batch: list[_Pending]) -> None:
+        assert self._writer is not None
+        conn = self._writer
+        now = utc_timestamp()
+        results: list[CreateResult | BaseException] = []
+        created = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for p in batch:
+                cur = conn.execute(
+                    "INSERT INTO orders (order_id, fingerprint, home_region, fulfilled_by,"
+                    " status, created_at, payload) VALUES (?, ?, ?, ?, 'accepted', ?, ?)"
+                    " ON CONFLICT (order_id) DO NOTHING",
+                    (p.order_id, p.fingerprint, p.home_region, p.fulfilled_by, now, p.payload),
+                )
+                if cur.rowcount == 1:
+                    created += 1
+                    record = OrderRecord(
+                        int(cur.lastrowid or 0),
+                        p.order_id,
+                        p.fingerprint,
+                        p.home_region,
+                        p.fulfilled_by,
+                        "accepted",
+                        now,
+                        p.payload,
+                    )
+                    results.append(CreateResult("created", record))
+                    continue
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (p.order_id,)
+                ).fetchone()
+                existing = OrderRecord.from_row(row)
+                same = existing.fingerprint == p.fingerprint
+                results.append(CreateResult("duplicate" if same else "conflict", existing))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed")
+            self._last_error = str(exc)
+            log.error("order write failed", extra={"error": str(exc), "batch": len(batch)})
+            error = StoreError(f"the order database could not be written: {exc}")
+            results = [error] * len(batch)
+        else:
+            self._count += created
+            self._last_error = None
+            self.commits += 1
+            self.committed_rows += len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[CreateResult], Any]]]
+        by_loop = {}
+        for p, result in zip(batch, results, strict=True):
+            by_loop.setdefault(p.future.get_loop(), []).append((p.future, result))
+        for loop, settled in by_loop.items():
+            # A closed loop (RuntimeError) means nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
+
+    def import_orders(self, records: Iterable[tuple[Order, str, datetime]]) -> int:
+        """Bulk-load ``(order, fulfilled_by, created_at)`` in one transaction (restores,
+        benchmarks). Existing ids are skipped. Not for the request path: it bypasses grouping."""
+        if not self._open or self._writer is None:
+            raise StoreClosed("the order store is not open")
+        rows = (
+            (
+                order.order_id,
+                order.fingerprint(),
+                order.region,
+                fulfilled_by,
+                utc_timestamp(created_at),
+                canonical_payload(order),
+            )
+            for order, fulfilled_by, created_at in records
+        )
+        return self.import_rows(rows)
+
+    def import_rows(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> int:
+        """Bulk-load pre-serialized rows ``(order_id, fingerprint, home_region, fulfilled_by,
+        created_at, payload)``; the fast path under :meth:`import_orders`."""
+        if not self._open:
+            raise StoreClosed("the order store is not open")
+        # A private connection: the writer thread owns self._writer.
+        conn = _connect(self.path, self.synchronous)
+        try:
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO orders (order_id, fingerprint, home_region, fulfilled_by, status,"
+                " created_at, payload) VALUES (?, ?, ?, ?, 'accepted', ?, ?)"
+                " ON CONFLICT (order_id) DO NOTHING",
+                rows,
+            )
+            conn.execute("COMMIT")
+            added = conn.total_changes - before
+        finally:
+            conn.close()
+        self._count += added
+        return added
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection per thread: WAL readers never wait for the writer."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            if not self._open:
+                raise StoreClosed("the order store is not open")
+            conn = _connect(self.path, self.synchronous)
+            conn.execute("PRAGMA query_only=ON")
+            self._readers.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        try:
+            row = (
+                self._reader()
+                .execute(f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (order_id,))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"the order database could not be read: {exc}") from exc
+        return None if row is None else OrderRecord.from_row(row)
+
+    def list_page(
+        self,
+        limit: int,
+        after: int = 0,
+        home_region: str | None = None,
+        fulfilled_by: str | None = None,
+        since: str | None = None,
+    ) -> Page:
+        """Orders with ``seq > after`` in ``seq`` order (keyset pagination: stable under
+        concurrent inserts, no OFFSET scans). ``since`` is a :func:`utc_timestamp` string."""
+        clauses, params = ["seq > ?"], [after]
+        if home_region:
+            clauses.append("home_region = ?")
+            params.append(home_region)  # type: ignore[arg-type]
+        if fulfilled_by:
+            clauses.append("fulfilled_by = ?")
+            params.append(fulfilled_by)  # type: ignore[arg-type]
+        if since:
+            clauses.append("created_at >= ?")
+            params.append(since)  # type: ignore[arg-type]
+        sql = f"SELECT {_COLUMNS} FROM orders WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
+        try:
+            rows = self._reader().execute(sql, (*params, limit + 1)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the order database could not be read: {exc}") from exc
+        records = [OrderRecord.from_row(r) for r in rows[:limit]]
+        next_cursor = records[-1].seq if len(rows) > limit else None
+        return Page(records, next_cursor)
+
+
+def _settle(settled: list[tuple[asyncio.Future[CreateResult], Any]]) -> None:
+    """Runs on the caller's event loop: resolve every future of one committed group."""
+    for future, result in settled:
+        if future.done():  # the caller gave up (cancelled); the order is stored all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
