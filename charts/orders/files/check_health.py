@@ -1,0 +1,23 @@
+"""`helm test`: every region's Service answers GET /health with a status other than "down"."""
+
+import json
+import sys
+import urllib.request
+
+TIMEOUT = float(sys.argv[1])
+failures = []
+for url in sys.argv[2:]:
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            health = json.load(response)
+    except Exception as exc:
+        failures.append(f"{url}: {exc}")
+        continue
+    status = health.get("status")
+    print(f"{url}: {status} ({health.get('region')}, {health.get('orders')} orders)")
+    if status == "down":
+        failures.append(f"{url}: status is down")
+if failures:
+    print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+    sys.exit(1)
+print(f"all {len(sys.argv) - 2} regions answer /health")

@@ -1,0 +1,150 @@
+{{/*
+Names every part of the system agrees on. They are copies of dags/order_contracts/labels.py
+(the controller selects Services by them, the DAG reads the ConfigMap by them);
+tests/chart/test_labels.py fails when the two disagree.
+*/}}
+{{- define "orders.componentLabel" -}}app.kubernetes.io/component{{- end }}
+{{- define "orders.componentWarehouse" -}}warehouse{{- end }}
+{{- define "orders.regionLabel" -}}orders.routing.io/region{{- end }}
+{{- define "orders.partOfLabel" -}}app.kubernetes.io/part-of{{- end }}
+{{- define "orders.partOf" -}}regional-orders{{- end }}
+{{- define "orders.routingConfigMap" -}}warehouse-routing{{- end }}
+{{- define "orders.routingKey" -}}routing.json{{- end }}
+{{- define "orders.warehousePort" -}}8000{{- end }}
+
+{{- define "orders.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-scoped base name; "orders" for a release named orders. */}}
+{{- define "orders.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "orders.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels shared by every object of this release (never change after install). */}}
+{{- define "orders.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "orders.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "orders.labels" -}}
+helm.sh/chart: {{ include "orders.chart" . }}
+{{ include "orders.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{ include "orders.partOfLabel" . }}: {{ include "orders.partOf" . }}
+{{- end }}
+
+{{/* Labels of one component: pass (dict "root" $ "component" "controller"). */}}
+{{- define "orders.componentLabels" -}}
+{{ include "orders.labels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ .component }}
+{{- end }}
+
+{{- define "orders.componentSelector" -}}
+{{ include "orders.selectorLabels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ .component }}
+{{- end }}
+
+{{/* Labels of one region's warehouse: pass (dict "root" $ "region" "HCM"). */}}
+{{- define "orders.warehouseSelector" -}}
+{{ include "orders.selectorLabels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ include "orders.componentWarehouse" .root }}
+{{ include "orders.regionLabel" .root }}: {{ .region }}
+{{- end }}
+
+{{- define "orders.warehouseLabels" -}}
+{{ include "orders.labels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ include "orders.componentWarehouse" .root }}
+{{ include "orders.regionLabel" .root }}: {{ .region }}
+{{- end }}
+
+{{/* Service and StatefulSet name of a region: <fullname>-warehouse-<region lower-cased>. */}}
+{{- define "orders.warehouseName" -}}
+{{- printf "%s-warehouse-%s" (include "orders.fullname" .root) (lower .region) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "orders.regionNames" -}}
+{{- $names := list }}
+{{- range .Values.regions }}{{ $names = append $names (upper .name) }}{{ end }}
+{{- join "," $names }}
+{{- end }}
+
+{{- define "orders.tokenSecretName" -}}
+{{- default (printf "%s-node-token" (include "orders.fullname" .)) .Values.nodeApi.existingSecret }}
+{{- end }}
+
+{{- define "orders.controllerName" -}}
+{{- printf "%s-controller" (include "orders.fullname" .) }}
+{{- end }}
+
+{{- define "orders.peeringName" -}}
+{{- default (include "orders.controllerName" .) .Values.controller.peeringName }}
+{{- end }}
+
+{{- define "orders.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The "restricted" Pod Security Standard, pod level. */}}
+{{- define "orders.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* The "restricted" Pod Security Standard, container level, plus a read-only root. */}}
+{{- define "orders.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* NODE_API_TOKEN from the chart's (or the given) Secret. */}}
+{{- define "orders.tokenEnv" -}}
+- name: NODE_API_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orders.tokenSecretName" . }}
+      key: token
+{{- end }}
+
+{{/* "auto" means: render when the cluster serves the Prometheus Operator's API. */}}
+{{- define "orders.monitoringEnabled" -}}
+{{- $setting := .setting }}
+{{- if eq (toString $setting) "auto" }}
+{{- if .root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind) }}true{{ end }}
+{{- else if $setting }}true{{ end }}
+{{- end }}
+
+{{- define "orders.validate" -}}
+{{- $seen := dict }}
+{{- range .Values.regions }}
+{{- $key := upper .name }}
+{{- if hasKey $seen $key }}
+{{- fail (printf "regions: %s is listed twice (region names are case-insensitive)" .name) }}
+{{- end }}
+{{- $_ := set $seen $key true }}
+{{- end }}
+{{- end }}
