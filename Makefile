@@ -28,9 +28,23 @@ pytest:
 # Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
 lock: bootstrap
 	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements-runtime.lock
 
 bench: bootstrap
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+
+# Kubernetes (scripts/kind-up.sh): a kind cluster with the chart, Airflow and both images.
+.PHONY: kind-up kind-down minikube-up
+KIND_CLUSTER ?= regional-orders
+
+kind-up: bootstrap
+	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/kind-up.sh
+
+kind-down:
+	kind delete cluster --name $(KIND_CLUSTER)
+
+minikube-up: bootstrap
+	bash scripts/minikube-up.sh
