@@ -1,0 +1,178 @@
+"""``orders-stress``: the command line. Flags in, a report and an exit code out.
+
+Exit codes: 0 the run passed; 1 it ran but the success rate was under ``--min-success`` or
+``--verify`` found a lost, duplicated or wrongly stored order; 2 it could not run as asked (a
+bad flag, an unreadable routing document, Airflow unreachable) — always with a one-line message.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from typer.exceptions import TyperException
+
+from order_contracts.source import RoutingSourceError
+
+from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
+from .errors import StressError
+from .run import EXIT_USAGE, run_and_print
+
+PROG = "orders-stress"
+
+
+class TargetName(StrEnum):
+    airflow = "airflow"
+    nodes = "nodes"
+
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def _parsed(parser, value):  # type: ignore[no-untyped-def]
+    """Wrap a config parser so its ValueError becomes a usage error naming the flag."""
+    if value is None:
+        return None
+    try:
+        return parser(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command(help="Load the order system through Airflow or straight to the warehouse nodes.")
+def stress(
+    orders: Annotated[
+        int | None,
+        typer.Option(min=1, help="orders to send [default: 1000, or as many as --duration allows]"),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="closed loop: orders (or batches) in flight at once")
+    ] = 10,
+    endpoint: Annotated[
+        str,
+        typer.Option(envvar="AIRFLOW_API_URL", help="Airflow API base URL (--target airflow)"),
+    ] = "http://localhost:8080",
+    target: Annotated[
+        TargetName,
+        typer.Option(envvar="STRESS_TARGET", help="through Airflow's REST API, or to the nodes"),
+    ] = TargetName.airflow,
+    rate: Annotated[
+        str | None,
+        typer.Option(help="open loop: fixed arrival rate, e.g. 200/s (latency from intended send)"),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(help="how long to send, e.g. 30s or 2m (open loop: rate x duration orders)"),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=500, help="Airflow: orders per DAG run (conf.orders)")
+    ] = 1,
+    regions: Annotated[
+        str | None,
+        typer.Option(help="region mix, e.g. HCM=0.5,HN=0.3,DN=0.2 [default: equal shares]"),
+    ] = None,
+    invalid_ratio: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of deliberately invalid orders")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed, the same orders")] = 0,
+    run_id: Annotated[
+        str | None, typer.Option(help="prefix of every order id [default: random]")
+    ] = None,
+    airflow_user: Annotated[str, typer.Option(envvar="AIRFLOW_USERNAME")] = "admin",
+    airflow_password: Annotated[str, typer.Option(envvar="AIRFLOW_PASSWORD")] = "admin",  # noqa: S107
+    node_token: Annotated[
+        str | None, typer.Option(envvar="NODE_API_TOKEN", help="nodes' bearer token, if set")
+    ] = None,
+    routing: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ORDER_ROUTING_SOURCE",
+            help="routing document: PATH, http(s) URL or configmap:NAMESPACE/NAME",
+        ),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a latency PNG here")] = None,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="afterwards, check each acknowledged order is stored once"),
+    ] = False,
+    min_success: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="exit 1 when the success rate is lower")
+    ] = 0.99,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds per HTTP request")] = 10.0,
+    run_timeout: Annotated[
+        float, typer.Option(min=1.0, help="Airflow: seconds to wait for one DAG run")
+    ] = 600.0,
+    health_ttl: Annotated[
+        float, typer.Option(min=0.05, help="nodes: seconds between background /health probes")
+    ] = 1.0,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="nodes: tries of one order on a node that may have it")
+    ] = 3,
+    progress: Annotated[bool, typer.Option(help="show the live progress bar")] = True,
+) -> int:
+    rate_per_s = _parsed(parse_rate, rate)
+    duration_s = _parsed(parse_duration, duration)
+    mix = _parsed(parse_region_mix, regions or "")
+    if orders is None and duration_s is None:
+        orders = 1000
+    if batch_size > 1 and target is not TargetName.airflow:
+        raise typer.BadParameter("applies to --target airflow only", param_hint="--batch-size")
+    config = StressConfig(
+        target="airflow" if target is TargetName.airflow else "nodes",
+        orders=orders,
+        concurrency=concurrency,
+        rate=rate_per_s,
+        duration=duration_s,
+        batch_size=batch_size,
+        region_mix=mix,
+        invalid_ratio=invalid_ratio,
+        seed=seed,
+        run_id=run_id or new_run_id(),
+        endpoint=endpoint,
+        airflow_user=airflow_user,
+        airflow_password=airflow_password,
+        node_token=node_token or None,
+        routing=routing or None,
+        timeout=timeout,
+        run_timeout=run_timeout,
+        health_ttl=health_ttl,
+        max_attempts=max_attempts,
+        verify=verify,
+        min_success=min_success,
+        report=report,
+        plot=plot,
+        progress=progress and sys.stderr.isatty(),
+    )
+    console = Console(stderr=False)
+    outcome = run_and_print(config, console)
+    return outcome.exit_code
+
+
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every failure to start is one line on stderr and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except TyperException as exc:  # typer's own click: bad flags, bad values
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        sys.exit(_error(" ".join(str(message).split())))
+    except (StressError, RoutingSourceError) as exc:
+        sys.exit(_error(str(exc)))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

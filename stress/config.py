@@ -1,0 +1,153 @@
+"""What one stress run does, and the parsers that turn flag text into it.
+
+Every parser raises :class:`ValueError` with a message in the user's terms (the CLI prints it as
+a one-line usage error), so a typo such as ``--rate 20/x`` never turns into a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from order_contracts.regions import configured_regions, normalize_region
+
+Target = Literal["airflow", "nodes"]
+
+#: the DAG the Airflow target triggers
+DAG_ID = "order_workflow"
+#: the DAG task whose XCom holds the per-order results
+PROCESS_TASK_ID = "process"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``30``, ``30s``, ``2m``, ``1h``, ``500ms`` → seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"--duration {text!r}: expected seconds like 30, 30s, 2m or 1h")
+    value = float(match.group(1))
+    scale = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+    if value <= 0:
+        raise ValueError(f"--duration {text!r}: must be more than zero")
+    return value * scale
+
+
+def parse_rate(text: str) -> float:
+    """``200``, ``200/s``, ``600/m`` → orders per second."""
+    match = _RATE.match(text)
+    if not match:
+        raise ValueError(f"--rate {text!r}: expected orders per second like 200 or 200/s or 600/m")
+    value = float(match.group(1))
+    if value <= 0:
+        raise ValueError(f"--rate {text!r}: must be more than zero")
+    per_minute = match.group(2) in {"m", "min", "minute"}
+    return value / 60.0 if per_minute else value
+
+
+def parse_region_mix(text: str | None, known: tuple[str, ...] | None = None) -> dict[str, float]:
+    """``HCM=0.5,HN=0.3,DN=0.2`` → normalised weights; empty means every region equally.
+
+    Weights need not add up to one (``HCM=5,HN=3,DN=2`` is the same mix); a region the system
+    does not know is refused here rather than producing thousands of rejected orders.
+    """
+    regions = known or configured_regions()
+    if text is None or not text.strip():
+        return {region: 1.0 / len(regions) for region in regions}
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        region = normalize_region(name)
+        if not sep:
+            raise ValueError(f"--regions {part.strip()!r}: expected REGION=WEIGHT, e.g. HCM=0.5")
+        if region not in regions:
+            raise ValueError(
+                f"--regions: unknown region {region!r}; expected some of {', '.join(regions)}"
+            )
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(
+                f"--regions {part.strip()!r}: {value.strip()!r} is not a number"
+            ) from None
+        if weight < 0 or weight != weight:
+            raise ValueError(f"--regions {part.strip()!r}: a weight cannot be negative")
+        weights[region] = weights.get(region, 0.0) + weight
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("--regions: at least one region needs a positive weight")
+    return {region: weight / total for region, weight in weights.items() if weight > 0}
+
+
+def new_run_id() -> str:
+    """A short id that prefixes every order id of the run, so runs never collide on a node."""
+    return f"st{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class StressConfig:
+    """One run. Defaults are the original report's (1000 orders, 10 at a time, via Airflow)."""
+
+    target: Target = "airflow"
+    orders: int | None = 1000
+    concurrency: int = 10
+    rate: float | None = None
+    duration: float | None = None
+    batch_size: int = 1
+    region_mix: dict[str, float] = field(default_factory=lambda: parse_region_mix(None))
+    invalid_ratio: float = 0.0
+    seed: int = 0
+    run_id: str = field(default_factory=new_run_id)
+    endpoint: str = "http://localhost:8080"
+    airflow_user: str = "admin"
+    airflow_password: str = "admin"  # noqa: S105 - the local mode's documented login
+    node_token: str | None = None
+    routing: str | None = None
+    timeout: float = 10.0
+    run_timeout: float = 600.0
+    health_ttl: float = 1.0
+    max_attempts: int = 3
+    workers: int = 1
+    verify: bool = False
+    min_success: float = 0.99
+    report: Path | None = None
+    plot: Path | None = None
+    progress: bool = True
+
+    @property
+    def mode(self) -> Literal["open", "closed"]:
+        return "open" if self.rate is not None else "closed"
+
+    def planned_orders(self) -> int | None:
+        """How many orders the run sends, or None when only ``duration`` bounds it."""
+        if self.rate is not None and self.duration is not None:
+            by_time = max(1, round(self.rate * self.duration))
+            return min(by_time, self.orders) if self.orders is not None else by_time
+        return self.orders
+
+    def describe(self) -> dict[str, object]:
+        """The settings worth keeping in the JSON report (no secrets)."""
+        return {
+            "target": self.target,
+            "mode": self.mode,
+            "orders": self.planned_orders(),
+            "concurrency": self.concurrency,
+            "rate_per_s": self.rate,
+            "duration_s": self.duration,
+            "batch_size": self.batch_size,
+            "regions": self.region_mix,
+            "invalid_ratio": self.invalid_ratio,
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "endpoint": self.endpoint if self.target == "airflow" else None,
+            "routing": self.routing or os.environ.get("ORDER_ROUTING_SOURCE"),
+            "workers": self.workers,
+            "min_success": self.min_success,
+        }

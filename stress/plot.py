@@ -1,0 +1,73 @@
+"""``--plot``: latency over time and the per-warehouse split, as one PNG.
+
+matplotlib's Agg backend renders without a display (CI, a Kubernetes Job); it is selected before
+pyplot is imported, and the import happens only when a plot is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .results import OrderResult
+
+COLORS = {"committed": "tab:blue", "rejected": "tab:orange", "failed": "tab:red"}
+
+
+def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (timeline, split) = plt.subplots(
+        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1]}
+    )
+    try:
+        for outcome, color in COLORS.items():
+            chosen = [r for r in results if r.outcome == outcome]
+            if chosen:
+                timeline.scatter(
+                    [r.finished for r in chosen],
+                    [r.latency * 1000 for r in chosen],
+                    s=4,
+                    alpha=0.5,
+                    color=color,
+                    label=f"{outcome} ({len(chosen)})",
+                    rasterized=True,
+                )
+        fallbacks = [r for r in results if r.fallback]
+        if fallbacks:
+            timeline.scatter(
+                [r.finished for r in fallbacks],
+                [r.latency * 1000 for r in fallbacks],
+                s=14,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=0.6,
+                label=f"fallback ({len(fallbacks)})",
+            )
+        timeline.set_xlabel("time since start (s)")
+        timeline.set_ylabel("latency (ms)")
+        if any(r.latency > 0 for r in results):
+            timeline.set_yscale("log")
+        timeline.set_title("latency over time")
+        timeline.grid(True, alpha=0.3)
+        if results:
+            timeline.legend(loc="upper left", fontsize="small")
+
+        counts: dict[str, int] = {}
+        for r in results:
+            if r.outcome == "committed" and r.warehouse:
+                counts[r.warehouse] = counts.get(r.warehouse, 0) + 1
+        names = sorted(counts)
+        bars = split.bar(names, [counts[n] for n in names], color="tab:green")
+        split.bar_label(bars)
+        split.set_title("committed per warehouse")
+        split.set_ylabel("orders")
+        fig.suptitle(title)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=100)
+    finally:
+        plt.close(fig)

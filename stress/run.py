@@ -1,0 +1,120 @@
+"""One stress run from start to verdict: generate, send, measure, verify, report.
+
+This is the Python API (the local demo calls :func:`run_stress`); the CLI only parses flags
+into a :class:`~stress.config.StressConfig` and maps the verdict to an exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from order_contracts.source import load_routing_document
+
+from .config import StressConfig
+from .engine import Unit, run_closed, run_open, units_of
+from .orders import GeneratedOrder, OrderGenerator
+from .plot import write_plot
+from .progress import live_progress
+from .report import build_report, print_report, write_report
+from .results import OrderResult, Recorder
+from .stats import compute
+from .verify import Verification, verify
+
+#: exit codes: the run passed / it ran but missed the bar / it could not run as asked
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class RunOutcome:
+    report: dict[str, Any]
+    results: list[OrderResult]
+    verification: Verification | None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.report["passed"])
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PASSED if self.passed else EXIT_FAILED
+
+
+def _target(config: StressConfig, recorder: Recorder) -> Any:
+    if config.target == "nodes":
+        from .targets.nodes import NodesTarget
+
+        return NodesTarget(
+            recorder,
+            config.routing,
+            token=config.node_token,
+            timeout=config.timeout,
+            health_ttl=config.health_ttl,
+            max_attempts=config.max_attempts,
+            connections=config.concurrency if config.rate is None else 256,
+        )
+    from .targets.airflow import AirflowTarget
+
+    return AirflowTarget(recorder, config)
+
+
+async def _node_urls(config: StressConfig, target: Any) -> dict[str, str]:
+    """Where ``--verify`` reads: the nodes the run used, else the routing document's."""
+    if hasattr(target, "node_urls"):
+        with contextlib.suppress(AssertionError):
+            return dict(target.node_urls())
+    document = await asyncio.to_thread(load_routing_document, config.routing)
+    return {region: route.url for region, route in document.regions.items()}
+
+
+async def run_stress(config: StressConfig, console: Console | None = None) -> RunOutcome:
+    """Run ``config`` and return the report; the caller decides what a failure means."""
+    console = console or Console(stderr=True)
+    generator = OrderGenerator(config.run_id, config.region_mix, config.invalid_ratio, config.seed)
+    planned = config.planned_orders()
+    # Orders are built before the clock starts, so generation never slows the sending down.
+    orders: Iterable[GeneratedOrder] = generator.take(planned) if planned else iter(generator)
+    recorder = Recorder()
+    target = _target(config, recorder)
+    async with target:
+        recorder.t0, recorder.started_at = time.monotonic(), time.time()
+        units: Iterable[Unit] = units_of(orders, config.batch_size)
+        counters = lambda: (recorder.sent, recorder.committed, recorder.rejected, recorder.failed)  # noqa: E731
+        async with live_progress(counters, planned, console, enabled=config.progress):
+            if config.rate is not None:
+                await run_open(units, target.send, config.rate / config.batch_size, recorder)
+            else:
+                await run_closed(units, target.send, config.concurrency, recorder, config.duration)
+        node_urls = await _node_urls(config, target) if config.verify else {}
+    results = sorted(recorder.results, key=lambda r: r.index)
+    stats = compute(results)
+    verification = None
+    if config.verify:
+        verification = await verify(results, node_urls, config.run_id, config.node_token)
+    passed = stats.orders > 0 and stats.success_rate >= config.min_success
+    passed = passed and (verification is None or verification.ok)
+    report = build_report(config, stats, recorder.started_at, verification, passed)
+    if config.report is not None:
+        write_report(report, config.report)
+    if config.plot is not None:
+        title = f"orders-stress {config.run_id}: {config.target}, {config.mode} loop"
+        write_plot(results, config.plot, title)
+    return RunOutcome(report, results, verification)
+
+
+def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
+    """The CLI's path: run on uvloop when available, then print the tables."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard] on Linux
+        outcome = asyncio.run(run_stress(config, console))
+    else:
+        outcome = uvloop.run(run_stress(config, console))
+    print_report(outcome.report, console)
+    return outcome

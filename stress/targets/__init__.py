@@ -1,0 +1,1 @@
+"""Where the orders go: straight to the warehouse nodes, or through Airflow's REST API."""

@@ -1,0 +1,212 @@
+"""Through Airflow: trigger ``order_workflow`` runs over the REST API v2 and follow them.
+
+Per-order mode sends ``conf={"order": ...}``, one run per order; batch mode sends
+``conf={"orders": [...]}``. Each run is followed to its end, then the process task's XCom says,
+per order, where it was committed (home region, warehouse, fallback, attempts, status). The
+result keeps Airflow's side (the trigger was accepted, and how long that took) apart from the
+warehouse's side (the order was committed), since a run can be accepted and still fail.
+
+The REST client is ``localmode.airflow_api.AsyncAirflowClient``, shared with the launcher, the
+tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from localmode.airflow_api import AirflowAPIError, AsyncAirflowClient
+
+from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
+from ..engine import Unit
+from ..errors import StressError
+from ..orders import GeneratedOrder
+from ..results import OrderResult, Outcome, Recorder
+
+#: seconds between two looks at a running DAG run (the committed latency's resolution)
+POLL_INTERVAL_S = 0.25
+COMMITTED = frozenset({"committed", "created", "accepted", "replayed", "success", "delivered"})
+
+
+def result_entries(value: Any) -> dict[str, Mapping[str, Any]]:
+    """The process task's XCom as ``order_id → per-order result``.
+
+    Accepts a list of per-order results, or a mapping holding one under ``results`` / ``orders``
+    (or keyed by order id), so a single-order run and a batch read the same way.
+    """
+    if isinstance(value, Mapping):
+        for key in ("results", "orders"):
+            if isinstance(value.get(key), list):
+                return result_entries(value[key])
+        if "order_id" in value:
+            return {str(value["order_id"]): value}
+        return {str(k): v for k, v in value.items() if isinstance(v, Mapping)}
+    if isinstance(value, list):
+        return {str(e["order_id"]): e for e in value if isinstance(e, Mapping) and "order_id" in e}
+    return {}
+
+
+def _first(entry: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if entry.get(key) is not None:
+            return entry[key]
+    return None
+
+
+class AirflowTarget:
+    """Send orders as DAG runs. Use as ``async with AirflowTarget(recorder, config)``."""
+
+    def __init__(self, recorder: Recorder, config: StressConfig):
+        self.recorder = recorder
+        self.config = config
+        self.client = AsyncAirflowClient(
+            config.endpoint,
+            config.airflow_user,
+            config.airflow_password,
+            timeout=httpx.Timeout(config.timeout * 3, connect=min(config.timeout, 5.0)),
+            max_connections=max(10, config.concurrency * 2),
+        )
+
+    async def __aenter__(self) -> AirflowTarget:
+        where = self.config.endpoint
+        try:
+            await self.client.token()
+            dag = await self.client.dag(DAG_ID)
+        except AirflowAPIError as exc:
+            await self.client.aclose()
+            if exc.status == 404:
+                raise StressError(f"DAG {DAG_ID} is not registered in Airflow at {where}") from exc
+            raise StressError(f"Airflow at {where} refused: {exc}") from exc
+        except httpx.HTTPError as exc:
+            await self.client.aclose()
+            raise StressError(f"cannot reach Airflow at {where}: {exc!r}") from exc
+        if dag.get("is_paused"):
+            await self.client.aclose()
+            raise StressError(
+                f"DAG {DAG_ID} is paused in Airflow at {where}: unpause it first "
+                f"(UI toggle, or `airflow dags unpause {DAG_ID}`)"
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.client.aclose()
+
+    def _conf(self, unit: Unit) -> dict[str, Any]:
+        if self.config.batch_size == 1:
+            return {"order": unit[0].payload}
+        return {"orders": [order.payload for order in unit]}
+
+    async def send(self, unit: Unit, intended: float) -> list[OrderResult]:
+        now = self.recorder.now
+        dag_run_id = f"{self.config.run_id}-{unit[0].index:07d}"
+
+        def all_failed(cause: str, accepted: bool, after: float | None) -> list[OrderResult]:
+            return [
+                OrderResult.of(
+                    o,
+                    intended,
+                    now(),
+                    "failed",
+                    cause=cause,
+                    accepted=accepted,
+                    accepted_after=after,
+                    dag_run_id=dag_run_id,
+                )
+                for o in unit
+            ]
+
+        try:
+            await self.client.trigger(DAG_ID, self._conf(unit), run_id=dag_run_id)
+        except AirflowAPIError as exc:
+            return all_failed(f"Airflow refused the run ({exc.status})", False, None)
+        except httpx.HTTPError as exc:
+            return all_failed(f"Airflow unreachable ({type(exc).__name__})", False, None)
+        accepted_after = now() - intended
+        try:
+            state = await self.client.wait_run(
+                DAG_ID, dag_run_id, timeout=self.config.run_timeout, interval=POLL_INTERVAL_S
+            )
+        except TimeoutError:
+            cause = f"DAG run not finished after {self.config.run_timeout:.0f}s"
+            return all_failed(cause, True, accepted_after)
+        except (AirflowAPIError, httpx.HTTPError) as exc:
+            return all_failed(f"lost track of the DAG run ({exc})", True, accepted_after)
+        try:
+            value = await self.client.xcom(DAG_ID, dag_run_id, PROCESS_TASK_ID)
+        except (AirflowAPIError, httpx.HTTPError):
+            value = None  # the process task never pushed: ingest refused everything, or it died
+        entries = result_entries(value)
+        finished = now()
+        return [
+            self._result(
+                order,
+                entries.get(order.order_id),
+                state,
+                intended,
+                finished,
+                accepted_after,
+                dag_run_id,
+            )
+            for order in unit
+        ]
+
+    def _result(
+        self,
+        order: GeneratedOrder,
+        entry: Mapping[str, Any] | None,
+        state: str,
+        intended: float,
+        finished: float,
+        accepted_after: float,
+        dag_run_id: str,
+    ) -> OrderResult:
+        common: dict[str, Any] = {"accepted_after": accepted_after, "dag_run_id": dag_run_id}
+        if entry is None:
+            # Not in the process task's results: ingest refused it (an invalid order fails fast
+            # and is not retried), or the run died before processing it.
+            if not order.valid and state in ("success", "failed"):
+                return OrderResult.of(
+                    order,
+                    intended,
+                    finished,
+                    "rejected",
+                    cause=f"refused by the DAG ({state})",
+                    **common,
+                )
+            return OrderResult.of(
+                order,
+                intended,
+                finished,
+                "failed",
+                cause=f"not processed (DAG run {state})",
+                **common,
+            )
+        status = str(_first(entry, "status", "final_status", "outcome") or "").lower()
+        attempts = int(_first(entry, "attempts", "tries") or 1)
+        if status in COMMITTED:
+            warehouse = _first(entry, "fulfilled_by", "assigned_region", "assigned", "region")
+            fallback = bool(_first(entry, "fallback_used", "fallback"))
+            return OrderResult.of(
+                order,
+                intended,
+                finished,
+                "committed",
+                warehouse=str(warehouse),
+                fallback=fallback,
+                attempts=attempts,
+                **common,
+            )
+        reason = _first(entry, "error", "reason", "detail") or status or "unknown"
+        outcome: Outcome = "rejected" if status in ("rejected", "invalid") else "failed"
+        cause = f"{status}: {reason}"[:200]
+        return OrderResult.of(
+            order, intended, finished, outcome, attempts=attempts, cause=cause, **common
+        )

@@ -1,0 +1,255 @@
+"""Straight to the warehouses: route each order as the DAG does, then ``POST /order``.
+
+The routing decision is :func:`order_contracts.routing.assign_warehouse`, the function the DAG's
+assign task calls, fed by the same routing document (``ORDER_ROUTING_SOURCE`` or ``--routing``).
+One difference, on purpose: the DAG asks ``/health`` before every order, which at thousands of
+orders per second would double the load and measure the health endpoint instead of the order
+path, so health is probed for every region every ``health_ttl`` seconds in the background and a
+node that refuses a connection is treated as unreachable at once, until its next good probe.
+
+Never twice: an order whose request never reached a node (connection refused) may go to the
+next fallback. An order whose answer was lost after it was sent may already be stored there, so
+it is retried on that same node only (the node's idempotency turns a retry into a 200), and if
+the node stays silent it is reported as failed rather than risking a second copy elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from types import TracebackType
+
+import aiohttp
+
+from order_contracts.health import Health
+from order_contracts.routing import (
+    Assignment,
+    NoWarehouseAvailable,
+    RoutingDocument,
+    assign_warehouse,
+)
+from order_contracts.source import RoutingSourceError, load_routing_document
+
+from ..engine import Unit
+from ..http import client_session
+from ..orders import GeneratedOrder
+from ..results import OrderResult, Recorder
+
+JSON = {"Content-Type": "application/json"}
+#: answers that say "not stored, try elsewhere": overloaded or shutting down
+REFUSED = frozenset({429, 503})
+#: how often the routing document is read again (the controller may have changed it)
+ROUTING_REFRESH_S = 5.0
+
+
+def _first_field(body: bytes) -> str:
+    """``detail[0].field`` of a 422, the node's way of naming what was wrong."""
+    try:
+        detail = json.loads(body)["detail"]
+        first = detail[0]
+        return f"{first['field']}: {first['message']}"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return body[:80].decode(errors="replace")
+
+
+class NodesTarget:
+    """Send orders to warehouse nodes. Use as ``async with NodesTarget(...) as target``."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        routing_source: str | None,
+        token: str | None = None,
+        timeout: float = 10.0,
+        health_ttl: float = 1.0,
+        max_attempts: int = 3,
+        connections: int = 100,
+    ):
+        self.recorder = recorder
+        self.routing_source = routing_source
+        self.token = token
+        self.timeout = timeout
+        self.health_ttl = health_ttl
+        self.max_attempts = max(1, max_attempts)
+        self.connections = connections
+        self.document: RoutingDocument | None = None
+        self._health: dict[str, Health | None] = {}
+        self._unreachable_until: dict[str, float] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> NodesTarget:
+        self.document = await asyncio.to_thread(load_routing_document, self.routing_source)
+        self._session = client_session(self.connections, self.timeout, self.token)
+        await self.refresh_health()
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        if self._session is not None:
+            await self._session.close()
+
+    def node_urls(self) -> dict[str, str]:
+        """Every region's URL in the routing document (what ``--verify`` reads)."""
+        assert self.document is not None
+        return {region: route.url for region, route in self.document.regions.items()}
+
+    # --- health ----------------------------------------------------------------------------
+
+    async def _probe_one(self, region: str, url: str) -> None:
+        assert self._session is not None
+        health: Health | None = None
+        try:
+            async with self._session.get(
+                f"{url}/health", timeout=aiohttp.ClientTimeout(total=min(2.0, self.timeout))
+            ) as response:
+                # a node that is down still explains itself, with a 503
+                health = Health.model_validate_json(await response.read())
+        except Exception:  # unreachable, timed out or not a node: all mean "cannot take orders"
+            health = None
+        self._health[region] = health
+        if health is not None:
+            self._unreachable_until.pop(region, None)
+
+    async def refresh_health(self) -> None:
+        assert self.document is not None
+        routes = self.document.regions.items()
+        await asyncio.gather(*(self._probe_one(region, route.url) for region, route in routes))
+
+    async def _refresh_loop(self) -> None:
+        last_routing = time.monotonic()
+        while True:
+            await asyncio.sleep(self.health_ttl)
+            if time.monotonic() - last_routing >= ROUTING_REFRESH_S:
+                last_routing = time.monotonic()
+                # a document that cannot be read now keeps the last good one in use
+                with contextlib.suppress(RoutingSourceError):
+                    self.document = await asyncio.to_thread(
+                        load_routing_document, self.routing_source
+                    )
+            await self.refresh_health()
+
+    def _probe(self, region: str, url: str) -> Health | None:
+        """The health probe handed to ``assign_warehouse``: the cached answer."""
+        until = self._unreachable_until.get(region)
+        if until is not None and time.monotonic() < until:
+            return None
+        return self._health.get(region)
+
+    def _mark_unreachable(self, region: str) -> None:
+        self._unreachable_until[region] = time.monotonic() + self.health_ttl
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _assign(self, order: GeneratedOrder, excluded: set[str]) -> Assignment:
+        assert self.document is not None
+        if order.region not in self.document.regions and not order.valid:
+            # an invalid order may name no real region; any node must refuse it
+            order_region = next(iter(self.document.regions))
+            return assign_warehouse(self.document, order_region, self._probe, excluded)
+        return assign_warehouse(self.document, order.region, self._probe, excluded)
+
+    async def send(self, unit: Unit, intended: float) -> list[OrderResult]:
+        return [await self.send_one(order, intended) for order in unit]
+
+    async def send_one(self, order: GeneratedOrder, intended: float) -> OrderResult:
+        assert self._session is not None
+        now = self.recorder.now
+        excluded: set[str] = set()
+        pinned: Assignment | None = None  # after an answer was lost: that node and no other
+        attempts = 0  # POSTs made, as reported
+        retries = 0  # POSTs that may be repeated are bounded by max_attempts
+        cause = "no attempt made"
+        while retries < self.max_attempts:
+            if pinned is None:
+                try:
+                    assignment = self._assign(order, excluded)
+                except NoWarehouseAvailable as exc:
+                    cause = f"no warehouse available ({exc})"
+                    break
+            else:
+                assignment = pinned
+            attempts += 1
+            region = assignment.region
+            try:
+                async with self._session.post(
+                    f"{assignment.url}/order", data=order.body, headers=JSON
+                ) as response:
+                    status = response.status
+                    body = await response.read()
+            except aiohttp.ClientConnectorError:
+                # The connection was never made, so nothing was sent: safe to go elsewhere.
+                self._mark_unreachable(region)
+                cause = f"{region} unreachable"
+                if pinned is None:
+                    excluded.add(region)  # the next region; ends when none is left
+                else:
+                    retries += 1
+                    await asyncio.sleep(min(0.5, self.health_ttl))
+                continue
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                pinned = assignment
+                retries += 1
+                cause = f"{region}: answer lost after sending ({type(exc).__name__})"
+                continue
+            if status in (200, 201):
+                return self._committed(order, intended, body, assignment, attempts)
+            if status == 422:
+                return OrderResult.of(
+                    order,
+                    intended,
+                    now(),
+                    "rejected",
+                    attempts=attempts,
+                    cause=f"422 {_first_field(body)}",
+                )
+            if status in REFUSED and pinned is None:
+                self._mark_unreachable(region)  # refused means not stored: try elsewhere
+                excluded.add(region)
+                cause = f"{region} refused with {status}"
+                continue
+            if status >= 500:
+                pinned = assignment  # the node may or may not have stored it
+                retries += 1
+                cause = f"{region} answered {status}"
+                continue
+            hint = ": check --node-token" if status == 401 else ""
+            cause = f"HTTP {status} from {region}{hint}"
+            break
+        return OrderResult.of(order, intended, now(), "failed", attempts=attempts, cause=cause)
+
+    def _committed(
+        self,
+        order: GeneratedOrder,
+        intended: float,
+        body: bytes,
+        assignment: Assignment,
+        attempts: int,
+    ) -> OrderResult:
+        try:
+            stored = json.loads(body)
+            warehouse = str(stored.get("fulfilled_by") or assignment.region)
+        except (ValueError, AttributeError):
+            warehouse = assignment.region
+        return OrderResult.of(
+            order,
+            intended,
+            self.recorder.now(),
+            "committed",
+            warehouse=warehouse,
+            fallback=warehouse != order.region,
+            attempts=attempts,
+        )
