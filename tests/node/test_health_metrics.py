@@ -1,0 +1,70 @@
+"""GET /health (the routing decision's input) and GET /metrics (Prometheus text)."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from order_contracts.health import Health
+from tests.conftest import NodeFactory
+from tests.node.conftest import seed_order
+
+
+def samples(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = client.get("/metrics").text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_health_reports_the_contract_model(client: httpx.Client, order_id: str) -> None:
+    before = Health.model_validate(client.get("/health").json())
+    client.post("/order", json=seed_order(order_id))
+    after = Health.model_validate(client.get("/health").json())
+    assert (after.status, after.region) == ("ok", "HCM")
+    assert after.orders == before.orders + 1
+    assert after.version
+    assert after.recent_rps > 0
+
+
+def test_overload_makes_the_node_degraded(node_factory: NodeFactory) -> None:
+    node = node_factory("DN", env={"NODE_MAX_RPS": "2"})
+    with node.client() as http:
+        assert http.get("/health").json()["status"] == "ok"
+        for _ in range(30):
+            http.get("/order/missing")
+        health = Health.model_validate(http.get("/health").json())
+    assert health.status == "degraded"
+    assert health.load >= 1
+    assert health.accepts_orders
+
+
+def test_metrics_parse_and_the_order_counter_moves(client: httpx.Client, order_id: str) -> None:
+    created = ("warehouse_orders_total", (("home_region", "DN"), ("outcome", "created")))
+    replayed = ("warehouse_orders_total", (("home_region", "DN"), ("outcome", "duplicate")))
+    before = samples(client)
+    client.post("/order", json=seed_order(order_id, "DN"))
+    client.post("/order", json=seed_order(order_id, "DN"))
+    after = samples(client)
+    assert after[created] == before.get(created, 0) + 1
+    assert after[replayed] == before.get(replayed, 0) + 1
+
+
+def test_metrics_expose_latency_in_flight_db_size_and_build(client: httpx.Client) -> None:
+    client.get("/orders")
+    names = {name for name, _ in samples(client)}
+    assert {
+        "warehouse_http_request_duration_seconds_bucket",
+        "warehouse_http_requests_total",
+        "warehouse_http_requests_in_flight",
+        "warehouse_db_size_bytes",
+        "warehouse_orders_stored",
+        "warehouse_build_info",
+        "warehouse_db_commits_total",
+    } <= names
+    values = samples(client)
+    assert values[("warehouse_db_size_bytes", ())] > 0
+    build = [labels for name, labels in values if name == "warehouse_build_info"]
+    assert ("region", "HCM") in build[0]
