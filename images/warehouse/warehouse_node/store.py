@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from order_contracts.orders import Order
 
-from .migrations import migrate
+from .migrations import SchemaTooNew, migrate
 
 log = logging.getLogger("warehouse_node.store")
 
@@ -148,12 +148,15 @@ class OrderStore:
 
     def open(self) -> OrderStore:
         """Create/migrate the database, count its orders once, start the writer thread."""
+        conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = _connect(self.path, self.synchronous)
             migrate(conn)
             self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, SchemaTooNew) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(f"cannot open the order database {self.path}: {exc}") from exc
         self._writer = conn
         self._open = True
