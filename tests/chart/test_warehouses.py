@@ -1,0 +1,150 @@
+"""Warehouse shards: one StatefulSet, PVC template and Service per configured region."""
+
+from __future__ import annotations
+
+import jmespath
+import pytest
+
+from order_contracts.labels import WAREHOUSE_PORT
+from order_contracts.regions import DEFAULT_REGIONS
+
+from .helpers import by_kind, env_of, one, render_chart
+
+WAREHOUSE_TEMPLATES = [
+    "templates/warehouse-statefulset.yaml",
+    "templates/warehouse-service.yaml",
+]
+
+
+def test_should_render_one_statefulset_and_service_per_default_region():
+    docs = render_chart(show_only=WAREHOUSE_TEMPLATES)
+    expected = sorted(f"orders-warehouse-{region.lower()}" for region in DEFAULT_REGIONS)
+    assert sorted(d["metadata"]["name"] for d in by_kind(docs, "StatefulSet")) == expected
+    assert sorted(d["metadata"]["name"] for d in by_kind(docs, "Service")) == expected
+
+
+def test_should_follow_the_regions_value():
+    docs = render_chart(
+        values={"regions": [{"name": "sgn"}, {"name": "HPH"}]}, show_only=WAREHOUSE_TEMPLATES
+    )
+    names = sorted(d["metadata"]["name"] for d in by_kind(docs, "StatefulSet"))
+    assert names == ["orders-warehouse-hph", "orders-warehouse-sgn"]
+    sgn = one(docs, "StatefulSet", "orders-warehouse-sgn")
+    env = env_of(sgn["spec"]["template"]["spec"]["containers"][0])
+    assert env["NODE_REGION"] == "SGN"
+    assert env["ORDER_REGIONS"] == "SGN,HPH"
+
+
+def test_should_give_each_region_a_pvc_template_for_its_sqlite_file():
+    docs = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    for sts in docs:
+        claims = sts["spec"]["volumeClaimTemplates"]
+        assert [c["metadata"]["name"] for c in claims] == ["data"]
+        assert claims[0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+        assert claims[0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+        mounts = jmespath.search("spec.template.spec.containers[0].volumeMounts", sts)
+        assert {"name": "data", "mountPath": "/data"} in mounts
+        assert env_of(sts["spec"]["template"]["spec"]["containers"][0])["DATA_DIR"] == "/data"
+        assert sts["spec"]["replicas"] == 1
+
+
+def test_should_apply_per_region_overrides():
+    docs = render_chart(
+        values={
+            "regions": [
+                {"name": "HCM", "storage": {"size": "5Gi", "storageClassName": "fast"}},
+                {"name": "HN"},
+            ],
+        },
+        show_only=["templates/warehouse-statefulset.yaml"],
+    )
+    hcm = one(docs, "StatefulSet", "orders-warehouse-hcm")
+    hn = one(docs, "StatefulSet", "orders-warehouse-hn")
+    assert jmespath.search("spec.volumeClaimTemplates[0].spec", hcm) == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    assert "storageClassName" not in hn["spec"]["volumeClaimTemplates"][0]["spec"]
+
+
+def test_should_probe_health_on_the_http_port():
+    (sts, *_) = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": WAREHOUSE_PORT, "protocol": "TCP"}
+    ]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert env_of(container)["PORT"] == str(WAREHOUSE_PORT)
+
+
+def test_should_set_requests_limits_and_a_drain_window():
+    (sts, *_) = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    spec = sts["spec"]["template"]["spec"]
+    resources = spec["containers"][0]["resources"]
+    assert set(resources) == {"requests", "limits"}
+    assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(
+        resources["limits"]
+    )
+    pause = int(spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+    # the pod must outlive the preStop pause plus the node's own shutdown grace (10 s default)
+    assert spec["terminationGracePeriodSeconds"] >= pause + 10 + 5
+
+
+def test_should_pin_regions_to_labelled_nodes_only_when_asked():
+    default = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    assert all("nodeSelector" not in d["spec"]["template"]["spec"] for d in default)
+    pinned = render_chart(
+        values={"regionNodeSelector": True}, show_only=["templates/warehouse-statefulset.yaml"]
+    )
+    hn = one(pinned, "StatefulSet", "orders-warehouse-hn")
+    assert hn["spec"]["template"]["spec"]["nodeSelector"] == {"orders.routing.io/region": "HN"}
+
+
+def test_should_limit_voluntary_disruption_to_one_warehouse_at_a_time():
+    (pdb,) = render_chart(show_only=["templates/warehouse-pdb.yaml"])
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "warehouse"
+    sts_docs = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    for sts in sts_docs:
+        pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_should_annotate_pods_for_prometheus_scraping(enabled):
+    docs = render_chart(
+        values={"monitoring": {"podAnnotations": enabled}},
+        show_only=["templates/warehouse-statefulset.yaml", "templates/controller-deployment.yaml"],
+    )
+    for doc in docs:
+        annotations = doc["spec"]["template"]["metadata"].get("annotations") or {}
+        if enabled:
+            assert annotations["prometheus.io/scrape"] == "true"
+            assert annotations["prometheus.io/path"] == "/metrics"
+        else:
+            assert "prometheus.io/scrape" not in annotations
+    sts = one(docs, "StatefulSet", "orders-warehouse-hcm")
+    if enabled:
+        assert sts["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(
+            WAREHOUSE_PORT
+        )
+
+
+def test_services_select_exactly_their_regions_pods():
+    docs = render_chart(show_only=WAREHOUSE_TEMPLATES)
+    for svc in by_kind(docs, "Service"):
+        sts = one(docs, "StatefulSet", svc["metadata"]["name"])
+        assert sts["spec"]["serviceName"] == svc["metadata"]["name"]
+        pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+        assert svc["spec"]["selector"].items() <= pod_labels.items()
+        others = [s for s in by_kind(docs, "StatefulSet") if s is not sts]
+        for other in others:
+            assert (
+                not svc["spec"]["selector"].items()
+                <= other["spec"]["template"]["metadata"]["labels"].items()
+            )
+        assert svc["spec"]["ports"] == [
+            {"name": "http", "port": WAREHOUSE_PORT, "targetPort": "http", "protocol": "TCP"}
+        ]
