@@ -1,0 +1,121 @@
+"""What the cluster says about each region: Services and EndpointSlices in, observations out.
+
+Plain functions over plain dicts (the shape of the Kubernetes API's JSON), so they are tested
+without kopf or a cluster. The labels come from :mod:`order_contracts.labels`, the same module
+the Helm chart's values are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from order_contracts.labels import (
+    COMPONENT_LABEL,
+    COMPONENT_WAREHOUSE,
+    REGION_LABEL,
+    WAREHOUSE_PORT,
+)
+from order_contracts.regions import normalize_region
+from order_contracts.routing import RegionObservation
+
+#: set by Kubernetes on every EndpointSlice: the name of the Service it belongs to
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: the Service port whose number goes into a region's URL; the first port when none is named so
+HTTP_PORT_NAME = "http"
+
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """The part of a warehouse Service the routing document needs."""
+
+    name: str
+    region: str
+    url: str
+    headless: bool
+
+
+@dataclass(frozen=True)
+class SliceSummary:
+    """One EndpointSlice reduced to its Service and the identities of its ready endpoints."""
+
+    name: str
+    service: str
+    ready: frozenset[str]
+
+
+def is_warehouse_service(body: Body) -> bool:
+    labels = body.get("metadata", {}).get("labels") or {}
+    return bool(labels.get(COMPONENT_LABEL) == COMPONENT_WAREHOUSE and labels.get(REGION_LABEL))
+
+
+def service_port(body: Body) -> int:
+    """The port named ``http``, else the first port, else the warehouse default (8000)."""
+    ports = body.get("spec", {}).get("ports") or []
+    for port in ports:
+        if port.get("name") == HTTP_PORT_NAME and port.get("port"):
+            return int(port["port"])
+    if ports and ports[0].get("port"):
+        return int(ports[0]["port"])
+    return WAREHOUSE_PORT
+
+
+def service_summary(body: Body) -> ServiceSummary | None:
+    """``None`` for a Service that is not (or no longer) a labelled warehouse Service."""
+    if not is_warehouse_service(body):
+        return None
+    meta = body["metadata"]
+    name = str(meta["name"])
+    namespace = meta.get("namespace") or "default"
+    return ServiceSummary(
+        name=name,
+        region=normalize_region(str(meta["labels"][REGION_LABEL])),
+        url=f"http://{name}.{namespace}.svc:{service_port(body)}",
+        headless=body.get("spec", {}).get("clusterIP") == "None",
+    )
+
+
+def _endpoint_identity(endpoint: Body) -> str:
+    """The pod behind an endpoint (an endpoint may briefly sit in two slices: count it once)."""
+    target = endpoint.get("targetRef") or {}
+    if target.get("uid") or target.get("name"):
+        return f"{target.get('namespace', '')}/{target.get('name', '')}/{target.get('uid', '')}"
+    return ",".join(sorted(endpoint.get("addresses") or []))
+
+
+def slice_summary(body: Body) -> SliceSummary | None:
+    """``None`` for a slice that belongs to no Service."""
+    meta = body.get("metadata", {})
+    service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    if not service:
+        return None
+    ready = frozenset(
+        _endpoint_identity(endpoint)
+        for endpoint in body.get("endpoints") or []
+        # The API says a missing `ready` means ready; only an explicit false means not ready.
+        if (endpoint.get("conditions") or {}).get("ready") is not False
+    )
+    return SliceSummary(name=str(meta["name"]), service=str(service), ready=ready)
+
+
+def observations(
+    services: Iterable[ServiceSummary], slices: Iterable[SliceSummary]
+) -> list[RegionObservation]:
+    """One observation per region: its Service's URL and its ready endpoints.
+
+    When several Services claim one region (a StatefulSet's headless Service next to the
+    ClusterIP one), the ClusterIP Service wins, then the first by name, so the URL is stable.
+    """
+    ready_by_service: dict[str, set[str]] = {}
+    for item in slices:
+        ready_by_service.setdefault(item.service, set()).update(item.ready)
+    chosen: dict[str, ServiceSummary] = {}
+    for svc in sorted(services, key=lambda s: (s.headless, s.name)):
+        chosen.setdefault(svc.region, svc)
+    return [
+        RegionObservation(region, svc.url, len(ready_by_service.get(svc.name, ())))
+        for region, svc in sorted(chosen.items())
+    ]
