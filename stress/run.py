@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +73,17 @@ async def _node_urls(config: StressConfig, target: Any) -> dict[str, str]:
     return {region: route.url for region, route in document.regions.items()}
 
 
-async def run_stress(config: StressConfig, console: Console | None = None) -> RunOutcome:
-    """Run ``config`` and return the report; the caller decides what a failure means."""
+async def run_stress(
+    config: StressConfig,
+    console: Console | None = None,
+    before_verify: Callable[[], Awaitable[None]] | None = None,
+) -> RunOutcome:
+    """Run ``config`` and return the report; the caller decides what a failure means.
+
+    ``before_verify`` runs after the last order and before ``--verify`` reads the shards: the
+    demo waits there for a node it killed to rejoin (its shard must be readable to prove nothing
+    was lost), and a test tampers with a shard there to prove verification notices.
+    """
     console = console or Console(stderr=True)
     generator = OrderGenerator(config.run_id, config.region_mix, config.invalid_ratio, config.seed)
     planned = config.planned_orders()
@@ -96,6 +105,8 @@ async def run_stress(config: StressConfig, console: Console | None = None) -> Ru
     stats = compute(results)
     verification = None
     if config.verify:
+        if before_verify is not None:
+            await before_verify()
         verification = await verify(results, node_urls, config.run_id, config.node_token)
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
