@@ -1,0 +1,148 @@
+"""order_workflow: ingest → assign → process, one order or a batch per run.
+
+Trigger it through the REST API (``POST /api/v2/dags/order_workflow/dagRuns`` with
+``{"logical_date": null, "conf": {"order": {...}}}`` or ``{"conf": {"orders": [...]}}``).
+
+- **ingest** validates with the node's own schema (``order_contracts``); an invalid single order
+  fails the run at once (no retry); a batch reports invalid orders and goes on with the rest.
+- **assign** reads the routing document (``ORDER_ROUTING_SOURCE``: a file, an http(s) URL or
+  ``configmap:NAMESPACE/NAME``; in a pod, its namespace's ``warehouse-routing`` ConfigMap),
+  confirms the home node with ``GET /health`` and otherwise takes the nearest healthy fallback,
+  the least loaded among equally near ones. Each decision is logged with its reason.
+- **process** POSTs each order to its node with the order's own ``order_id`` (the node's
+  idempotency key) and the node token, retrying ``ORDER_PROCESS_RETRIES`` times
+  ``ORDER_RETRY_DELAY_SECONDS`` apart; a node's 4xx other than 409/429 is final. On the last
+  try an order whose node is still down moves to the next fallback — only if no earlier request
+  may have reached that node (see ``order_workflow_lib/progress.py``). Its return value (XCom)
+  holds, per order: home region, assigned node, fallback used, attempts, final status; each is
+  also logged as one JSON line.
+
+Only the standard library, pydantic, httpx, the Task SDK and modules inside ``dags/`` are
+imported, so this folder runs unchanged in the official Airflow image.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from order_workflow_lib.assignment import MemoProbe, plan
+from order_workflow_lib.intake import Intake, InvalidRun, read_conf
+from order_workflow_lib.processing import process as process_orders
+from order_workflow_lib.settings import WorkflowSettings
+
+from order_contracts.source import load_routing_document
+
+log = logging.getLogger("order_workflow")
+results_log = logging.getLogger("order_workflow.result")
+
+SETTINGS = WorkflowSettings.from_env()
+RETRIES = SETTINGS.process_retries
+RETRY_DELAY = timedelta(seconds=SETTINGS.retry_delay_seconds)
+
+
+class DeliveryIncomplete(RuntimeError):
+    """Some orders are not committed yet; Airflow retries the task, which resumes."""
+
+
+def node_token(settings: WorkflowSettings) -> str | None:
+    """``NODE_API_TOKEN`` when set (even empty: local mode), else the connection's password."""
+    if "NODE_API_TOKEN" in os.environ:
+        return os.environ["NODE_API_TOKEN"] or None
+    from airflow.sdk import BaseHook
+
+    try:
+        connection = BaseHook.get_connection(settings.connection_id)
+    except AirflowNotFoundException:
+        return None
+    return connection.password or None
+
+
+class _NoStore:
+    """Stand-in for Airflow < 3.3 (no task state store): retries re-send, idempotently."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def set(self, key: str, value: Any) -> None:
+        return None
+
+
+@dag(
+    dag_id="order_workflow",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=SETTINGS.max_active_runs,
+    tags=["orders"],
+    doc_md=__doc__,
+    default_args={"retries": 0},
+)
+def order_workflow() -> None:
+    @task
+    def ingest() -> dict[str, Any]:
+        conf = get_current_context()["dag_run"].conf
+        settings = WorkflowSettings.from_env()
+        try:
+            intake = read_conf(conf, settings.max_batch)
+        except InvalidRun as exc:
+            raise AirflowFailException(str(exc)) from exc
+        for rejection in intake["rejected"]:
+            log.warning("order refused by ingest: %s", json.dumps(rejection))
+        log.info(
+            "ingested %d valid and %d invalid order(s) (%s mode)",
+            len(intake["orders"]),
+            len(intake["rejected"]),
+            intake["mode"],
+        )
+        return dict(intake)
+
+    @task(retries=RETRIES, retry_delay=RETRY_DELAY)
+    def assign(intake: dict[str, Any]) -> dict[str, Any]:
+        settings = WorkflowSettings.from_env()
+        document = load_routing_document()
+        with MemoProbe(settings.health_timeout) as probe:
+            decisions = plan(document, intake["orders"], probe)
+        return {"generation": document.generation, "decisions": decisions}
+
+    @task(retries=RETRIES, retry_delay=RETRY_DELAY)
+    def process(intake: dict[str, Any], routing: dict[str, Any]) -> dict[str, Any]:
+        context = get_current_context()
+        ti = context["ti"]
+        settings = WorkflowSettings.from_env()
+        outcome = process_orders(
+            cast(Intake, intake),  # what ingest returned, back from XCom
+            routing["decisions"],
+            context.get("task_state_store") or _NoStore(),
+            try_number=ti.try_number,
+            max_tries=ti.max_tries + 1,
+            settings=settings,
+            token=node_token(settings),
+            load_document=load_routing_document,
+        )
+        for line in outcome.results:
+            results_log.info(json.dumps(line, sort_keys=True))
+        summary = outcome.xcom(intake["mode"])
+        if outcome.pending:
+            raise DeliveryIncomplete(
+                f"{len(outcome.pending)} order(s) not committed yet, retrying: "
+                + ", ".join(outcome.pending[:10])
+            )
+        failures = outcome.undelivered + (outcome.rejected if intake["mode"] == "single" else [])
+        if failures:
+            ti.xcom_push(key="return_value", value=summary)
+            raise AirflowFailException(
+                f"{len(failures)} order(s) not delivered: " + " | ".join(failures[:10])
+            )
+        return summary
+
+    accepted = ingest()
+    process(accepted, assign(accepted))  # type: ignore[arg-type]  # XComArgs at parse time
+
+
+order_workflow()

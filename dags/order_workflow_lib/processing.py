@@ -1,0 +1,303 @@
+"""One try of the process task: deliver every pending order, record what happened.
+
+Orders are grouped by their assigned node and each node gets at most ``node_concurrency``
+requests at once (nodes are served in parallel). A try sends each pending order once; whatever
+is still pending afterwards is left to the next Airflow retry (``ORDER_PROCESS_RETRIES`` times
+``ORDER_RETRY_DELAY_SECONDS``), which resumes from the ledger: committed orders are not sent
+again. On the last try an order whose node is still down moves to the next fallback when
+:func:`~order_workflow_lib.progress.reroute_allowed` says that cannot create a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import httpx
+
+from order_contracts.routing import RoutingDocument
+
+from .assignment import Decision, MemoProbe, decide
+from .delivery import Outcome, post_order
+from .intake import Intake, describe
+from .progress import (
+    AMBIGUOUS,
+    FAILED,
+    INVALID,
+    PENDING,
+    REJECTED,
+    UNROUTABLE,
+    Ledger,
+    OrderProgress,
+    mark_unrecorded_tries,
+    may_have_reached,
+    new_progress,
+    record,
+    reroute_allowed,
+    result,
+)
+from .settings import WorkflowSettings
+
+log = logging.getLogger(__name__)
+
+LEDGER_KEY = "order_ledger"
+#: statuses after which nothing is left to do for the order and nothing went wrong
+DONE_OK = frozenset({Outcome.CREATED.value, Outcome.REPLAYED.value})
+
+
+class StateStore(Protocol):
+    """What the ledger needs of Airflow's ``task_state_store`` (a dict-backed one in tests)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+@dataclass
+class TryOutcome:
+    """What one try ended with; the DAG turns it into return value or exception."""
+
+    results: list[dict[str, Any]]
+    #: orders a retry will send again (empty on the last try)
+    pending: list[str] = field(default_factory=list)
+    #: orders the nodes refused as wrong (4xx): reported, never retried
+    rejected: list[str] = field(default_factory=list)
+    #: orders that could not be delivered after the last try: the task fails
+    undelivered: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(r["status"] for r in self.results))
+
+    def xcom(self, mode: str) -> dict[str, Any]:
+        return {"mode": mode, "counts": self.counts, "orders": self.results}
+
+
+def new_ledger(intake: Intake, decisions: dict[str, Decision]) -> Ledger:
+    orders: dict[str, OrderProgress] = {}
+    for order in intake["orders"]:
+        home = order["region"]
+        orders[order["order_id"]] = new_progress(order["order_id"], home, dict(decisions[home]))
+    return Ledger(recorded_try=0, orders=orders)
+
+
+def invalid_results(intake: Intake) -> list[dict[str, Any]]:
+    """Ingest's rejections, in the same shape as delivered orders' results."""
+    return [
+        {
+            "order_id": r["order_id"],
+            "home_region": None,
+            "assigned_node": None,
+            "node_url": None,
+            "fallback_used": False,
+            "attempts": 0,
+            "status": INVALID,
+            "committed_at": None,
+            "reason": "refused by ingest",
+            "detail": describe(r),
+        }
+        for r in intake["rejected"]
+    ]
+
+
+def _reassign(
+    progress: OrderProgress,
+    document: RoutingDocument | None,
+    probe: MemoProbe,
+    exclude: Iterable[str],
+    why: str,
+) -> bool:
+    if document is None:
+        progress["reason"] += "; no routing document to re-assign with"
+        return False
+    decision = decide(document, progress["home_region"], probe, exclude)
+    if decision["region"] is None:
+        progress["reason"] += f"; {why}, but {decision['reason']}"
+        return False
+    progress["node"], progress["url"] = decision["region"], decision["url"]
+    progress["fallback_used"] = decision["region"] != progress["home_region"]
+    progress["reason"] += f"; {why}: {decision['reason']}"
+    return True
+
+
+def _route_pending(
+    pending: list[OrderProgress],
+    last_try: bool,
+    load_document: Callable[[], RoutingDocument],
+    probe: MemoProbe,
+) -> bool:
+    """Assign unassigned orders; on the last try, move orders off nodes that are still down.
+
+    Returns whether any order changed node (the caller saves the ledger before sending).
+    """
+    document: RoutingDocument | None = None
+    moved = False
+
+    def doc() -> RoutingDocument | None:
+        nonlocal document
+        if document is None:
+            try:
+                document = load_document()
+            except Exception as exc:  # routing source trouble must not hide delivery results
+                log.warning("cannot re-read the routing document: %s", exc)
+        return document
+
+    for progress in pending:
+        node, url = progress["node"], progress["url"]
+        if node is None:
+            # Nothing was ever sent for it, so any warehouse is safe.
+            moved |= _reassign(progress, doc(), probe, (), "assigned on a retry")
+            continue
+        if not last_try or url is None or not probe.is_down(node, url):
+            continue
+        allowed, why = reroute_allowed(progress)
+        if allowed:
+            moved |= _reassign(
+                progress, doc(), probe, {node}, f"last try, {node} still down and {why}"
+            )
+        else:
+            progress["reason"] += f"; last try, {node} still down: {why}"
+    return moved
+
+
+def _deliver(
+    pending: list[OrderProgress],
+    orders: dict[str, dict[str, Any]],
+    settings: WorkflowSettings,
+    token: str | None,
+    try_number: int,
+) -> None:
+    groups: dict[tuple[str, str], list[OrderProgress]] = {}
+    for progress in pending:
+        if progress["node"] is not None and progress["url"] is not None:
+            groups.setdefault((progress["node"], progress["url"]), []).append(progress)
+    if not groups:
+        return
+    width = settings.node_concurrency
+    limits = httpx.Limits(max_connections=width * len(groups), max_keepalive_connections=width)
+    timeout = httpx.Timeout(settings.node_timeout, connect=min(settings.node_timeout, 5.0))
+    with httpx.Client(timeout=timeout, limits=limits) as client:
+
+        def send(progress: OrderProgress) -> None:
+            node, url = progress["node"], progress["url"]
+            assert node is not None and url is not None
+            order = orders[progress["order_id"]]
+            record(progress, post_order(client, node, url, order, token, try_number))
+
+        if len(pending) == 1:
+            send(pending[0])  # the per-order mode: no thread pool on the hot path
+            return
+        pools = [
+            ThreadPoolExecutor(max_workers=min(width, len(group)), thread_name_prefix=node)
+            for (node, _), group in groups.items()
+        ]
+        try:
+            futures = [
+                pool.submit(send, progress)
+                for pool, group in zip(pools, groups.values(), strict=True)
+                for progress in group
+            ]
+            for future in futures:
+                future.result()
+        finally:
+            for pool in pools:
+                pool.shutdown(wait=True)
+
+
+def _settle(progress: OrderProgress) -> None:
+    """Retries are exhausted: give a pending order its final status."""
+    node = progress["node"]
+    last = progress["attempts"][-1] if progress["attempts"] else None
+    if node is None:
+        progress["status"] = UNROUTABLE
+    elif last is not None and last["outcome"] == Outcome.CONFLICT.value:
+        progress["status"] = Outcome.CONFLICT.value
+    elif may_have_reached(progress, node):
+        progress["status"] = AMBIGUOUS
+    else:
+        progress["status"] = FAILED
+
+
+def _problem(progress: OrderProgress) -> str:
+    last = progress["attempts"][-1] if progress["attempts"] else None
+    where = progress["node"] or "no warehouse"
+    what = (last["detail"] or f"HTTP {last['http_status']}") if last else progress["reason"]
+    text = f"{progress['order_id']} ({progress['status']} on {where}): {what}"
+    if progress["status"] == AMBIGUOUS:
+        text += f" — {reroute_allowed(progress)[1]}"
+    return text
+
+
+def run_try(
+    ledger: Ledger,
+    orders: dict[str, dict[str, Any]],
+    *,
+    try_number: int,
+    last_try: bool,
+    settings: WorkflowSettings,
+    token: str | None,
+    load_document: Callable[[], RoutingDocument],
+    save: Callable[[Ledger], None],
+) -> list[OrderProgress]:
+    """Deliver the ledger's pending orders once; returns the orders still pending after it."""
+    pending = [p for p in ledger["orders"].values() if p["status"] == PENDING]
+    with MemoProbe(settings.health_timeout) as probe:
+        needs_routing = last_try or any(p["node"] is None for p in pending)
+        if needs_routing and _route_pending(pending, last_try, load_document, probe):
+            save(ledger)  # the move is on record before any request goes to the new node
+    _deliver(pending, orders, settings, token, try_number)
+    ledger["recorded_try"] = try_number
+    still = [p for p in pending if p["status"] == PENDING]
+    if last_try:
+        for progress in still:
+            _settle(progress)
+    return still
+
+
+def process(
+    intake: Intake,
+    decisions: dict[str, Decision],
+    store: StateStore,
+    *,
+    try_number: int,
+    max_tries: int,
+    settings: WorkflowSettings,
+    token: str | None,
+    load_document: Callable[[], RoutingDocument],
+) -> TryOutcome:
+    """The process task's body (without Airflow): resume the ledger, run one try, report."""
+    stored = store.get(LEDGER_KEY)
+    ledger = cast(Ledger, stored) if isinstance(stored, dict) else new_ledger(intake, decisions)
+    unrecorded = mark_unrecorded_tries(ledger, try_number)
+    if unrecorded:
+        log.warning("%d earlier tries left no record; assuming the worst", unrecorded)
+    last_try = try_number >= max_tries
+    orders = {o["order_id"]: o for o in intake["orders"]}
+
+    def save(value: Ledger) -> None:
+        store.set(LEDGER_KEY, value)
+
+    still = run_try(
+        ledger,
+        orders,
+        try_number=try_number,
+        last_try=last_try,
+        settings=settings,
+        token=token,
+        load_document=load_document,
+        save=save,
+    )
+    progresses = list(ledger["orders"].values())
+    outcome = TryOutcome(results=invalid_results(intake) + [result(p) for p in progresses])
+    outcome.pending = [p["order_id"] for p in still] if not last_try else []
+    outcome.rejected = [_problem(p) for p in progresses if p["status"] == REJECTED]
+    outcome.undelivered = [
+        _problem(p) for p in progresses if p["status"] not in DONE_OK | {REJECTED, PENDING}
+    ]
+    if outcome.pending or outcome.rejected or outcome.undelivered:
+        save(ledger)  # a retry follows, or someone may clear and re-run the task
+    return outcome

@@ -1,0 +1,67 @@
+"""The workflow's settings: environment variables with documented defaults.
+
+Read by the DAG file at parse time (retries, delay, max active runs) and by the tasks at run
+time (timeouts, concurrency, batch size), so the same variables work under the LocalExecutor
+(set on the Airflow processes) and the KubernetesExecutor (set on the worker pods).
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ``ORDER_PROCESS_RETRIES`` | 3 | retries of the assign and process tasks |
+| ``ORDER_RETRY_DELAY_SECONDS`` | 60 | delay between those retries |
+| ``ORDER_MAX_ACTIVE_RUNS`` | 32 | runs of the DAG at once |
+| ``ORDER_MAX_BATCH`` | 500 | most orders in one ``{"orders": [...]}`` run |
+| ``ORDER_NODE_TIMEOUT_SECONDS`` | 10 | per-request timeout of ``POST /order`` |
+| ``ORDER_HEALTH_TIMEOUT_SECONDS`` | 2 | timeout of a ``GET /health`` probe |
+| ``ORDER_NODE_CONCURRENCY`` | 8 | requests in flight per node in batch mode |
+| ``ORDER_NODE_CONN_ID`` | warehouse_api | Airflow connection whose password is the node token |
+| ``NODE_API_TOKEN`` | (unset) | the node token; when set (even empty) the connection is not read |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """An ``ORDER_*`` variable that cannot be used; the message names it."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    process_retries: int = 3
+    retry_delay_seconds: float = 60.0
+    max_active_runs: int = 32
+    max_batch: int = 500
+    node_timeout: float = 10.0
+    health_timeout: float = 2.0
+    node_concurrency: int = 8
+    connection_id: str = "warehouse_api"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkflowSettings:
+        env = os.environ if env is None else env
+        return cls(
+            process_retries=int(_number(env, "ORDER_PROCESS_RETRIES", 3, 0)),
+            retry_delay_seconds=_number(env, "ORDER_RETRY_DELAY_SECONDS", 60.0, 0),
+            max_active_runs=int(_number(env, "ORDER_MAX_ACTIVE_RUNS", 32, 1)),
+            max_batch=int(_number(env, "ORDER_MAX_BATCH", 500, 1)),
+            node_timeout=_number(env, "ORDER_NODE_TIMEOUT_SECONDS", 10.0, 0.1),
+            health_timeout=_number(env, "ORDER_HEALTH_TIMEOUT_SECONDS", 2.0, 0.1),
+            node_concurrency=int(_number(env, "ORDER_NODE_CONCURRENCY", 8, 1)),
+            connection_id=env.get("ORDER_NODE_CONN_ID", "").strip() or "warehouse_api",
+        )

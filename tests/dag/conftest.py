@@ -1,0 +1,162 @@
+"""Fixtures for the DAG's tests: a migrated Airflow database for ``dag.test()``, routing files.
+
+Airflow reads its configuration once, when it is first imported, so the environment is set
+here at import time (collection), before any test module imports ``airflow``. The database is
+SQLite in a temporary ``AIRFLOW_HOME``: ``dag.test()`` runs tasks one at a time in this process,
+so SQLite's single writer is enough (real Airflow with concurrent components uses PostgreSQL,
+see ``tests/airflow``). Retry delays are 1 second, so retry paths run in seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from localmode.airflow import DAGS_FOLDER, airflow_command
+from order_contracts.regions import configured_proximity
+from order_contracts.routing import RegionObservation, build_routing_document
+from tests.conftest import RunningNode
+
+if str(DAGS_FOLDER) not in sys.path:
+    sys.path.insert(0, str(DAGS_FOLDER))  # what Airflow does for the DAGs folder
+
+_HOME = Path(tempfile.mkdtemp(prefix="orders-dag-tests-"))
+atexit.register(shutil.rmtree, _HOME, True)
+
+AIRFLOW_TEST_ENV = {
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME}/airflow.db",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+    # The DAG's own settings, read when the DAG file is parsed: short retries for tests.
+    "ORDER_PROCESS_RETRIES": "3",
+    "ORDER_RETRY_DELAY_SECONDS": "1",
+    "ORDER_HEALTH_TIMEOUT_SECONDS": "1",
+    "ORDER_NODE_TIMEOUT_SECONDS": "5",
+    "NODE_API_TOKEN": "",
+}
+os.environ.update(AIRFLOW_TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """``airflow db migrate`` once per session; fails clearly if Airflow was configured earlier."""
+    if "airflow.configuration" in sys.modules:
+        from airflow.configuration import conf
+
+        configured = conf.get("database", "sql_alchemy_conn")
+        if configured != AIRFLOW_TEST_ENV["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
+            pytest.fail(f"airflow was configured before tests/dag/conftest.py ran: {configured}")
+    log = _HOME / "db-migrate.log"
+    with log.open("wb") as out:
+        done = subprocess.run(
+            [*airflow_command(), "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    assert done.returncode == 0, f"airflow db migrate failed:\n{log.read_text()[-3000:]}"
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def order_dag(airflow_db: Path) -> Any:
+    """The ``order_workflow`` DAG as Airflow parses it from the DAGs folder."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag("order_workflow")
+
+
+@dataclass
+class RunResult:
+    state: str
+    run_id: str
+    tasks: dict[str, tuple[str, int]]  # task_id → (state, try_number)
+    xcom: dict[str, Any] | None
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        return list(self.xcom["orders"]) if self.xcom else []
+
+    def only_order(self) -> dict[str, Any]:
+        assert len(self.orders) == 1, self.xcom
+        return self.orders[0]
+
+
+def run_dag(dag: Any, conf: dict[str, Any]) -> RunResult:
+    """``dag.test()`` with ``conf``; the run's state, its task instances and process's XCom."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = dag.test(run_conf=conf, logical_date=None)
+    with create_session() as session:
+        instances = run.get_task_instances(session=session)
+        tis = {ti.task_id: (str(ti.state), ti.try_number) for ti in instances}
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=run.run_id, key="return_value", task_ids="process", dag_ids=dag.dag_id
+            )
+        ).first()
+        value = XComModel.deserialize_value(row) if row is not None else None
+    return RunResult(state=str(run.state), run_id=run.run_id, tasks=tis, xcom=value)
+
+
+def write_routing(path: Path, nodes: dict[str, str], ready: dict[str, bool] | None = None) -> Path:
+    """A routing document for ``region → url``, built by the builder the controller uses."""
+    ready = ready or {}
+    observations = [
+        RegionObservation(region, url, 1 if ready.get(region, True) else 0)
+        for region, url in nodes.items()
+    ]
+    document = build_routing_document(observations, configured_proximity())
+    path.write_text(document.to_json())
+    return path
+
+
+@pytest.fixture
+def routing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, three_nodes: dict[str, RunningNode]
+) -> Iterator[Path]:
+    """``ORDER_ROUTING_SOURCE`` → a file listing the three real nodes."""
+    path = write_routing(tmp_path / "routing.json", {r: n.url for r, n in three_nodes.items()})
+    monkeypatch.setenv("ORDER_ROUTING_SOURCE", str(path))
+    yield path
+
+
+def order(region: str = "HCM", **extra: Any) -> dict[str, Any]:
+    """A valid order with an id no other test uses."""
+    return {
+        "order_id": f"t-{region.lower()}-{uuid.uuid4().hex[:12]}",
+        "customer_name": "Nguyen Van A",
+        "region": region,
+        **extra,
+    }
+
+
+def stored_ids(node: RunningNode) -> list[str]:
+    """Every order id stored on ``node`` (all pages)."""
+    ids: list[str] = []
+    cursor: str | None = None
+    with httpx.Client(base_url=node.url, timeout=10.0) as client:
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/orders", params=params).raise_for_status().json()
+            ids += [o["order_id"] for o in page["orders"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return ids

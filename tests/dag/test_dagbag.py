@@ -1,0 +1,48 @@
+"""The DAG folder parses cleanly and the DAG has the shape the issue asks for."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from localmode.airflow import DAGS_FOLDER
+
+
+def test_dag_folder_loads_without_import_errors(airflow_db: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+
+    assert bag.import_errors == {}
+    assert {"order_workflow", "floor_workflow"} <= set(bag.dag_ids)
+
+
+def test_packages_inside_dags_are_not_parsed_as_dag_files() -> None:
+    ignore = (DAGS_FOLDER / ".airflowignore").read_text().split()
+
+    assert "order_contracts/" in ignore
+    assert "order_workflow_lib/" in ignore
+
+
+def test_order_workflow_runs_ingest_then_assign_then_process(order_dag: Any) -> None:
+    tasks = {t.task_id: t for t in order_dag.tasks}
+
+    assert set(tasks) == {"ingest", "assign", "process"}
+    assert tasks["ingest"].downstream_task_ids == {"assign", "process"}
+    assert tasks["assign"].downstream_task_ids == {"process"}
+
+
+def test_only_assign_and_process_retry_with_the_configured_delay(order_dag: Any) -> None:
+    tasks = {t.task_id: t for t in order_dag.tasks}
+
+    # ORDER_PROCESS_RETRIES=3, ORDER_RETRY_DELAY_SECONDS=1 in tests/dag/conftest.py
+    assert tasks["ingest"].retries == 0
+    assert (tasks["process"].retries, tasks["process"].retry_delay) == (3, timedelta(seconds=1))
+    assert (tasks["assign"].retries, tasks["assign"].retry_delay) == (3, timedelta(seconds=1))
+
+
+def test_dag_is_triggered_only_never_scheduled(order_dag: Any) -> None:
+    assert order_dag.schedule is None or str(order_dag.timetable.summary) == "None"
+    assert order_dag.catchup is False
+    assert order_dag.max_active_runs == 32
