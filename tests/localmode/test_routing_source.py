@@ -1,0 +1,77 @@
+"""The local routing source keeps the document true from the nodes' own health."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import httpx
+
+from localmode.processes import ManagedProcess, free_port, wait_until
+from order_contracts.routing import RoutingDocument
+from order_contracts.source import load_routing_document
+
+
+def routing_source_process(nodes, tmp_path: Path) -> tuple[ManagedProcess, Path, Path, str]:
+    out, history, port = tmp_path / "routing.json", tmp_path / "history.jsonl", free_port()
+    script = shutil.which("orders-routing-source") or str(
+        Path(sys.executable).parent / "orders-routing-source"
+    )
+    argv = [script, "--out", str(out), "--history", str(history), "--port", str(port)]
+    argv += ["--interval", "0.2"]
+    for region, node in nodes.items():
+        argv += ["--node", f"{region}={node.url}"]
+    url = f"http://127.0.0.1:{port}/routing.json"
+    process = ManagedProcess("routing-source", argv, tmp_path / "routing-source.log", ready_url=url)
+    return process, out, history, url
+
+
+def read(path: Path) -> RoutingDocument | None:
+    try:
+        return RoutingDocument.from_json(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three_nodes, tmp_path):
+    process, out, history, url = routing_source_process(three_nodes, tmp_path)
+    process.start(ready_timeout=30)
+    try:
+        wait_until(
+            lambda: (d := read(out)) is not None and len(d.ready_regions()) == 3,
+            10,
+            what="all three regions ready",
+        )
+        first = read(out)
+        assert first is not None
+
+        three_nodes["HN"].process.kill()
+        wait_until(
+            lambda: (d := read(out)) is not None and not d.regions["HN"].ready,
+            10,
+            what="HN not ready",
+        )
+        down = read(out)
+        assert down is not None and down.generation > first.generation
+        assert down.regions["DN"].fallback[-1] == "HN", "a not-ready region is tried last"
+
+        three_nodes["HN"].process.start(ready_timeout=60)
+        wait_until(
+            lambda: (d := read(out)) is not None and d.regions["HN"].ready,
+            10,
+            what="HN ready again",
+        )
+
+        # the HTTP view and the file view are the same document
+        served = load_routing_document(url)
+        assert served == read(out)
+        assert httpx.get(url.replace("routing.json", "health")).status_code == 200
+
+        changes = [json.loads(line) for line in history.read_text().splitlines()]
+        hn = [c["ready"]["HN"] for c in changes]
+        assert hn[0] is True and False in hn and hn[-1] is True
+        assert [c["generation"] for c in changes] == sorted({c["generation"] for c in changes})
+    finally:
+        process.stop()
