@@ -1,0 +1,84 @@
+"""The image's Dockerfile: multi-stage, runtime lock only, non-root user matching the chart,
+a build context that holds what it copies, and the commands the chart runs."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from .helpers import ROOT, pod_specs, render_chart
+
+DOCKERFILE = ROOT / "images" / "warehouse" / "Dockerfile"
+RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
+
+
+def _stages() -> list[str]:
+    """The Dockerfile's stages, each from its FROM line to the next."""
+    text = DOCKERFILE.read_text()
+    return re.split(r"^(?=FROM )", text, flags=re.M)[1:]
+
+
+def _pins(path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.\-\[\]]+)==(\S+)", path.read_text(), re.M))
+
+
+def test_is_multi_stage_on_slim_python_311():
+    stages = _stages()
+    assert len(stages) == 2
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in DOCKERFILE.read_text()
+    assert stages[0].startswith("FROM ${PYTHON_IMAGE} AS build")
+    assert "COPY --from=build /opt/venv /opt/venv" in stages[1]
+
+
+def test_final_stage_has_no_build_tools_and_runs_as_the_charts_user():
+    final = _stages()[1]
+    assert not re.search(r"apt-get|gcc|build-essential|pip install", final)
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", final, re.M)
+    for label, spec in pod_specs(render_chart(values={"stress": {"enabled": True}})):
+        context = spec["securityContext"]
+        assert (str(context["runAsUser"]), str(context["runAsGroup"])) == user, label
+
+
+def test_installs_runtime_dependencies_from_the_lock_only():
+    build = _stages()[0]
+    assert "pip install --no-deps -r requirements-runtime.lock" in build
+    pins = _pins(RUNTIME_LOCK)
+    assert not any(name.startswith("apache-airflow") for name in pins)
+    assert not {"pytest", "mypy", "ruff"} & set(pins)
+
+
+def test_runtime_lock_covers_pyproject_and_agrees_with_the_dev_lock():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {name.lower(): version for name, version in _pins(RUNTIME_LOCK).items()}
+    full = {name.lower(): version for name, version in _pins(ROOT / "requirements.lock").items()}
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()
+        assert name in runtime, f"{name} is missing from requirements-runtime.lock: run `make lock`"
+    # the image runs the versions the tests ran
+    mismatched = {n: (v, full[n]) for n, v in runtime.items() if n in full and full[n] != v}
+    assert mismatched == {}, f"locks disagree (run `make lock`): {mismatched}"
+
+
+def test_build_context_holds_everything_the_dockerfile_copies():
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    allowed = [line[1:].rstrip("/") for line in ignore if line.startswith("!")]
+    assert "*" in ignore
+    sources = []
+    for dockerfile in (DOCKERFILE, ROOT / "images" / "airflow" / "Dockerfile"):
+        for args in re.findall(r"^COPY\s+(?!--from)(.+)$", dockerfile.read_text(), re.M):
+            parts = [p for p in args.split() if not p.startswith("--")]
+            sources += [p.rstrip("/") for p in parts[:-1]]
+    for source in sources:
+        assert any(source == a or source.startswith(a + "/") for a in allowed), source
+        assert (ROOT / source).exists(), source
+
+
+def test_commands_the_chart_runs_are_console_scripts_of_the_image():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    commands = {
+        spec["containers"][0]["command"][0]
+        for _, spec in pod_specs(render_chart(values={"stress": {"enabled": True}}))
+    }
+    assert commands - {"python"} == {"warehouse-node", "warehouse-controller", "orders-stress"}
+    assert commands - {"python"} <= set(scripts)
+    assert re.search(r'^CMD \["warehouse-node"\]$', DOCKERFILE.read_text(), re.M)

@@ -1,0 +1,60 @@
+"""The kind/minikube scripts and the kind cluster config."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from order_contracts.labels import REGION_LABEL
+
+from .helpers import ROOT, render_chart
+
+SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_parses(script):
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_scripts_pass_shellcheck():
+    result = subprocess.run(
+        ["shellcheck", "--external-sources", *map(str, SCRIPTS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kind_cluster_has_a_control_plane_and_a_worker_per_default_region():
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    assert config["kind"] == "Cluster" and config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    roles = [node["role"] for node in config["nodes"]]
+    assert roles.count("control-plane") == 1
+    worker_regions = sorted(
+        node["labels"][REGION_LABEL] for node in config["nodes"] if node["role"] == "worker"
+    )
+    chart_regions = sorted(
+        sts["spec"]["template"]["metadata"]["labels"][REGION_LABEL]
+        for sts in render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    )
+    assert worker_regions == chart_regions
+
+
+def test_kind_script_pins_regions_to_their_workers_and_loads_both_images():
+    text = (ROOT / "scripts" / "kind-up.sh").read_text()
+    assert "install_orders --set regionNodeSelector=true" in text
+    assert 'kind load docker-image --name "$CLUSTER" "$WAREHOUSE_IMAGE" "$AIRFLOW_IMAGE"' in text
+    assert '--config "$root/kind-config.yaml"' in text
+
+
+def test_makefile_has_kind_targets():
+    result = subprocess.run(["make", "-n", "kind-down"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "kind delete cluster --name regional-orders" in result.stdout
