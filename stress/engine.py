@@ -33,6 +33,7 @@ def units_of(orders: Iterable[GeneratedOrder], size: int) -> Iterator[Unit]:
 
 async def _send_safely(send: Send, unit: Unit, intended: float, recorder: Recorder) -> None:
     recorder.sent += len(unit)
+    recorder.send_lags.append(recorder.now() - intended)
     try:
         results = await send(unit, intended)
     except Exception as exc:  # a bug or an unforeseen error must not stop the run

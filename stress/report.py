@@ -54,6 +54,8 @@ def build_report(
         "committed_per_s": round(stats.committed_per_s, 2),
         "latency_ms": stats.latency_ms,
         "airflow_accept_latency_ms": stats.accept_latency_ms,
+        # open loop: how late orders left against their schedule (near 0: the tool kept up)
+        "send_lag_ms": stats.send_lag_ms,
         "per_warehouse": stats.per_warehouse,
         "per_home_region": stats.per_home_region,
         "fallbacks": {"count": stats.fallbacks, "routes": stats.fallback_routes},
@@ -109,6 +111,9 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     if report.get("airflow_accept_latency_ms"):
         acc = report["airflow_accept_latency_ms"]
         summary.add_row("Airflow accept p50 / p99", f"{acc['p50']:.1f} / {acc['p99']:.1f} ms")
+    if report["mode"] == "open":
+        lag = report["send_lag_ms"]
+        summary.add_row("sent behind schedule p99 / max", f"{lag['p99']:.1f} / {lag['max']:.1f} ms")
     summary.add_row("fallbacks used", str(report["fallbacks"]["count"]))
     console.print(summary)
 

@@ -76,6 +76,8 @@ class Recorder:
     t0: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.time)
     results: list[OrderResult] = field(default_factory=list)
+    #: how late each unit left compared with its intended time: the tool keeping up, or not
+    send_lags: list[float] = field(default_factory=list)
     sent: int = 0
     committed: int = 0
     rejected: int = 0

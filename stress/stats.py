@@ -59,6 +59,7 @@ class Stats:
     errors: dict[str, int]
     invalid_by_kind: dict[str, dict[str, int]]
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    send_lag_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def success_rate(self) -> float:
@@ -99,7 +100,9 @@ def _timeline(results: Sequence[OrderResult], bucket_s: float) -> list[dict[str,
     return timeline
 
 
-def compute(results: Sequence[OrderResult], bucket_s: float = 1.0) -> Stats:
+def compute(
+    results: Sequence[OrderResult], send_lags: Sequence[float] = (), bucket_s: float = 1.0
+) -> Stats:
     committed = [r for r in results if r.outcome == "committed"]
     invalid = [r for r in results if not r.valid]
     elapsed = max((r.finished for r in results), default=0.0) - min(
@@ -143,4 +146,5 @@ def compute(results: Sequence[OrderResult], bucket_s: float = 1.0) -> Stats:
         errors=dict(errors.most_common()),
         invalid_by_kind=dict(sorted(by_kind.items())),
         timeline=_timeline(results, bucket_s),
+        send_lag_ms=latency_summary(send_lags),
     )
