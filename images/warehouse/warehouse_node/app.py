@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
+from .deps import Node
 from .errors import install_error_handlers
 from .load import LoadTracker
 from .metrics import NodeMetrics
@@ -55,12 +56,14 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         lifespan=lifespan,
         description="One region's order shard: idempotent order intake on a durable SQLite file.",
     )
-    app.state.settings = settings
-    app.state.regions = settings.regions
-    app.state.store = store
-    app.state.load = load
-    app.state.metrics = node_metrics
-    app.state.token = settings.api_token.encode()
+    app.state.node = Node(
+        settings=settings,
+        regions=settings.regions,
+        store=store,
+        load=load,
+        metrics=node_metrics,
+        token=settings.api_token.encode(),
+    )
     app.state.draining = True  # until the lifespan has opened the store
     app.include_router(orders.router)
     app.include_router(health.router)

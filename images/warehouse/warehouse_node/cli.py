@@ -93,6 +93,8 @@ def serve(app: FastAPI, settings: NodeSettings) -> None:
         log_config=None,
         access_log=settings.access_log,
         server_header=False,
+        # Nodes are reached directly or through an L4 Service: no X-Forwarded-* to trust.
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace,
         backlog=2048,
     )

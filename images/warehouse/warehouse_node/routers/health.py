@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from order_contracts.health import Health, HealthStatus
 
 from .. import __version__
-from ..deps import LoadDep, SettingsDep, StoreDep
+from ..deps import NodeDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,11 +16,10 @@ router = APIRouter(tags=["health"])
     "/health",
     responses={200: {"model": Health}, 503: {"model": Health, "description": "down"}},
 )
-async def health(
-    request: Request, store: StoreDep, load: LoadDep, settings: SettingsDep
-) -> Response:
+async def health(request: Request, node: NodeDep) -> Response:
     """ok; degraded when overloaded (load >= 1) or the last database write failed; down (503)
     when the store is not open or the node is draining for shutdown."""
+    store, load = node.store, node.load
     current = load.load()
     status: HealthStatus = "ok"
     if request.app.state.draining or not store.is_open:
@@ -29,7 +28,7 @@ async def health(
         status = "degraded"
     report = Health(
         status=status,
-        region=settings.region,
+        region=node.settings.region,
         orders=store.count,
         in_flight=load.in_flight,
         recent_rps=round(load.recent_rps(), 2),

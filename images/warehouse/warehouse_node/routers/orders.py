@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from order_contracts.orders import FieldError, OrderRejected, StoredOrder, parse_order
 
-from ..deps import MetricsDep, SettingsDep, StoreDep, require_token
+from ..deps import NodeDep, require_token
 from ..errors import field_error_response
 from ..store import StoreError, utc_timestamp
 
@@ -46,15 +46,13 @@ def _home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
 
 
 @router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
-async def create_order(
-    request: Request, store: StoreDep, settings: SettingsDep, metrics: MetricsDep
-) -> Response:
+async def create_order(request: Request, node: NodeDep) -> Response:
     """Create an order in this shard; the same ``order_id`` again is a replay, not a copy.
 
     The body is read and validated here rather than by FastAPI so that malformed JSON, wrong
     types and unknown regions all get the same ``{"detail": [{"field", "message"}]}`` shape.
     """
-    regions: tuple[str, ...] = request.app.state.regions
+    regions, metrics, settings = node.regions, node.metrics, node.settings
     body = await request.body()
     try:
         payload = json.loads(body)
@@ -74,7 +72,7 @@ async def create_order(
         )
         return field_error_response(exc.errors)
     try:
-        result = await store.create(order, settings.region)
+        result = await node.store.create(order, settings.region)
     except StoreError as exc:
         metrics.orders.labels(order.region, "error").inc()
         log.error(
@@ -108,15 +106,16 @@ async def create_order(
     "/order/{order_id}",
     responses={200: {"model": StoredOrder}, 404: {"description": "not stored on this shard"}},
 )
-async def get_order(order_id: str, store: StoreDep, settings: SettingsDep) -> Response:
+async def get_order(order_id: str, node: NodeDep) -> Response:
     """One stored order. A primary-key lookup: cheap enough to run on the event loop."""
     try:
-        record = store.get(order_id)
+        record = node.store.get(order_id)
     except StoreError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
     if record is None:
         return JSONResponse(
-            {"detail": f"order {order_id!r} is not stored on {settings.region}"}, status_code=404
+            {"detail": f"order {order_id!r} is not stored on {node.settings.region}"},
+            status_code=404,
         )
     return _json(record.to_json())
 
@@ -131,7 +130,7 @@ def _region_filter(value: str | None, name: str) -> str | None:
 
 @router.get("/orders")
 async def list_orders(
-    store: StoreDep,
+    node: NodeDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     region: Annotated[str | None, Query(description="only orders of this home region")] = None,
@@ -159,7 +158,7 @@ async def list_orders(
     if since is not None:
         since_text = utc_timestamp(since if since.tzinfo else since.replace(tzinfo=UTC))
     try:
-        page = await run_in_threadpool(store.list_page, limit, after, home, taker, since_text)
+        page = await run_in_threadpool(node.store.list_page, limit, after, home, taker, since_text)
     except StoreError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
     orders = ",".join(r.to_json() for r in page.records)

@@ -1,0 +1,1 @@
+"""Benchmark scripts: one command each, ratios against a baseline measured in the same run."""
