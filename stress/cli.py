@@ -94,7 +94,7 @@ def stress(
             help="routing document: PATH, http(s) URL or configmap:NAMESPACE/NAME",
         ),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    report: Annotated[Path | None, typer.Option(help="JSON report file ('-': stdout)")] = None,
     plot: Annotated[Path | None, typer.Option(help="write a latency PNG here")] = None,
     verify: Annotated[
         bool,

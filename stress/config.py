@@ -122,6 +122,11 @@ class StressConfig:
     progress: bool = True
 
     @property
+    def report_to_stdout(self) -> bool:
+        """``--report -``: the JSON on stdout after the tables (a Job's log outlives its files)."""
+        return self.report is not None and str(self.report) == "-"
+
+    @property
     def mode(self) -> Literal["open", "closed"]:
         return "open" if self.rate is not None else "closed"
 

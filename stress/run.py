@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ async def run_stress(
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
     report = build_report(config, stats, recorder.started_at, verification, passed)
-    if config.report is not None:
+    if config.report is not None and not config.report_to_stdout:
         write_report(report, config.report)
     if config.plot is not None:
         title = f"orders-stress {config.run_id}: {config.target}, {config.mode} loop"
@@ -135,4 +136,7 @@ def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
     else:
         outcome = uvloop.run(run_stress(config, console))
     print_report(outcome.report, console)
+    if config.report_to_stdout:
+        console.file.write(json.dumps(outcome.report, separators=(",", ":")) + "\n")
+        console.file.flush()
     return outcome

@@ -13,6 +13,7 @@ tests and the benchmarks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -26,9 +27,13 @@ from ..errors import StressError
 from ..orders import GeneratedOrder
 from ..results import OrderResult, Outcome, Recorder
 
-#: seconds between two looks at a running DAG run (the committed latency's resolution)
+#: seconds between two looks at a running DAG run
 POLL_INTERVAL_S = 0.25
-COMMITTED = frozenset({"committed", "created", "accepted", "replayed", "success", "delivered"})
+# The process task's per-order statuses (dags/order_workflow_lib/delivery.py and progress.py):
+# created / replayed are committed; rejected (a node's 4xx) and invalid (ingest) are refusals;
+# failed, ambiguous, unroutable, conflict and pending mean the order did not get through.
+COMMITTED = frozenset({"created", "replayed"})
+REFUSED = frozenset({"rejected", "invalid"})
 
 
 def result_entries(value: Any) -> dict[str, Mapping[str, Any]]:
@@ -47,13 +52,6 @@ def result_entries(value: Any) -> dict[str, Mapping[str, Any]]:
     if isinstance(value, list):
         return {str(e["order_id"]): e for e in value if isinstance(e, Mapping) and "order_id" in e}
     return {}
-
-
-def _first(entry: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if entry.get(key) is not None:
-            return entry[key]
-    return None
 
 
 class AirflowTarget:
@@ -189,24 +187,37 @@ class AirflowTarget:
                 cause=f"not processed (DAG run {state})",
                 **common,
             )
-        status = str(_first(entry, "status", "final_status", "outcome") or "").lower()
-        attempts = int(_first(entry, "attempts", "tries") or 1)
+        status = str(entry.get("status") or "unknown").lower()
+        attempts = int(entry.get("attempts") or 0)
         if status in COMMITTED:
-            warehouse = _first(entry, "fulfilled_by", "assigned_region", "assigned", "region")
-            fallback = bool(_first(entry, "fallback_used", "fallback"))
+            warehouse = str(entry.get("assigned_node") or order.region)
             return OrderResult.of(
                 order,
                 intended,
-                finished,
+                self._committed_at(entry, intended + accepted_after, finished),
                 "committed",
-                warehouse=str(warehouse),
-                fallback=fallback,
+                warehouse=warehouse,
+                fallback=bool(entry.get("fallback_used")),
                 attempts=attempts,
                 **common,
             )
-        reason = _first(entry, "error", "reason", "detail") or status or "unknown"
-        outcome: Outcome = "rejected" if status in ("rejected", "invalid") else "failed"
-        cause = f"{status}: {reason}"[:200]
+        reason = "; ".join(str(entry[k]) for k in ("reason", "detail") if entry.get(k))
+        outcome: Outcome = "rejected" if status in REFUSED else "failed"
+        cause = f"{status}: {reason}"[:200] if reason else status
         return OrderResult.of(
             order, intended, finished, outcome, attempts=attempts, cause=cause, **common
         )
+
+    def _committed_at(self, entry: Mapping[str, Any], accepted: float, observed: float) -> float:
+        """When the warehouse committed the order, in run seconds, as the DAG recorded it.
+
+        Polling only sees the end of the run (up to a poll interval later, after the DAG's
+        remaining bookkeeping); the node's 201 time is the honest end of the order's latency.
+        Clamped between Airflow accepting the run and our observation, so a skewed clock on
+        another machine cannot produce a negative or inflated latency.
+        """
+        try:
+            at = datetime.fromisoformat(str(entry["committed_at"])).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return observed
+        return min(observed, max(at - self.recorder.started_at, accepted))

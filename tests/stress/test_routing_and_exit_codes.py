@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,19 @@ def test_unreachable_airflow_is_a_one_line_error() -> None:
     assert run.code == 2
     assert run.stderr.startswith("orders-stress: error: cannot reach Airflow at http://127.0.0.1:")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_report_dash_prints_the_json_report_after_the_tables(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    hn = node_factory("HN")
+    routing = write_document({"HN": hn.url}, tmp_path / "routing.json")
+    run = run_cli(
+        *("--target", "nodes", "--routing", str(routing), "--orders", "20", "--regions", "HN=1"),
+        *("--report", "-"),
+    )
+    assert run.code == 0, run.stderr + run.stdout
+    *tables, last = run.stdout.strip().splitlines()
+    report = json.loads(last)
+    assert report["totals"]["committed"] == 20
+    assert any("committed on a warehouse" in line for line in tables)
