@@ -64,6 +64,8 @@ def test_since_splits_orders_by_creation_time(node_factory: NodeFactory) -> None
         ({"limit": "many"}, "limit"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"since": "yesterday-ish"}, "since"),
+        ({"since": "9999-12-31T23:59:59-05:00"}, "since"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "since"),
         ({"region": "H C M"}, "region"),
     ],
 )

@@ -219,7 +219,7 @@ class OrderStore:
 
     async def create(self, order: Order, fulfilled_by: str) -> CreateResult:
         """Store ``order`` unless its id exists; resolves after the group's COMMIT returned."""
-        if not self._open:
+        if not self.is_open:
             raise StoreClosed("the order store is not open")
         future: asyncio.Future[CreateResult] = asyncio.get_running_loop().create_future()
         self._queue.put(
@@ -252,6 +252,16 @@ class OrderStore:
                     break
                 batch.append(item)
             self._commit_group(batch)  # type: ignore[arg-type]
+        # Anything queued behind the stop marker (a create racing close) must not wait forever.
+        late: list[tuple[asyncio.Future[CreateResult], Any]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Pending):
+                late.append((item.future, StoreClosed("the order store closed; retry")))
+        _settle_everywhere(late)
 
     def _commit_group(self, batch: list[_Pending]) -> None:
         assert self._writer is not None
@@ -289,14 +299,18 @@ class OrderStore:
                 same = existing.fingerprint == p.fingerprint
                 results.append(CreateResult("duplicate" if same else "conflict", existing))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error mostly; anything else must not kill the writer
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback failed")
             self._last_error = str(exc)
-            log.error("order write failed", extra={"error": str(exc), "batch": len(batch)})
+            log.error(
+                "order write failed",
+                exc_info=not isinstance(exc, sqlite3.Error),
+                extra={"error": str(exc), "batch": len(batch)},
+            )
             error = StoreError(f"the order database could not be written: {exc}")
             results = [error] * len(batch)
         else:
@@ -304,14 +318,7 @@ class OrderStore:
             self._last_error = None
             self.commits += 1
             self.committed_rows += len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[CreateResult], Any]]]
-        by_loop = {}
-        for p, result in zip(batch, results, strict=True):
-            by_loop.setdefault(p.future.get_loop(), []).append((p.future, result))
-        for loop, settled in by_loop.items():
-            # A closed loop (RuntimeError) means nobody is waiting any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, settled)
+        _settle_everywhere([(p.future, r) for p, r in zip(batch, results, strict=True)])
 
     def import_orders(self, records: Iterable[tuple[Order, str, datetime]]) -> int:
         """Bulk-load ``(order, fulfilled_by, created_at)`` in one transaction (restores,
@@ -408,6 +415,19 @@ class OrderStore:
         records = [OrderRecord.from_row(r) for r in rows[:limit]]
         next_cursor = records[-1].seq if len(rows) > limit else None
         return Page(records, next_cursor)
+
+
+def _settle_everywhere(settled: list[tuple[asyncio.Future[CreateResult], Any]]) -> None:
+    """From the writer thread: hand each future's result to its own event loop, one wake-up
+    per loop per group (not one per order)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[CreateResult], Any]]]
+    by_loop = {}
+    for future, result in settled:
+        by_loop.setdefault(future.get_loop(), []).append((future, result))
+    for loop, items in by_loop.items():
+        # A closed loop (RuntimeError) means nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, items)
 
 
 def _settle(settled: list[tuple[asyncio.Future[CreateResult], Any]]) -> None:

@@ -156,7 +156,10 @@ async def list_orders(
         return field_error_response(exc.errors)
     since_text = None
     if since is not None:
-        since_text = utc_timestamp(since if since.tzinfo else since.replace(tzinfo=UTC))
+        try:
+            since_text = utc_timestamp(since if since.tzinfo else since.replace(tzinfo=UTC))
+        except (OverflowError, ValueError):  # e.g. year 9999 with a negative UTC offset
+            return field_error_response([FieldError(field="since", message="out of range")])
     try:
         page = await run_in_threadpool(node.store.list_page, limit, after, home, taker, since_text)
     except StoreError as exc:
