@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 LEDGER_KEY = "order_ledger"
 #: statuses after which nothing is left to do for the order and nothing went wrong
 DONE_OK = frozenset({Outcome.CREATED.value, Outcome.REPLAYED.value})
+#: final statuses that a re-run of the task (cleared by an operator) tries again
+RETRY_ON_RERUN = frozenset({FAILED, AMBIGUOUS, UNROUTABLE, Outcome.CONFLICT.value})
 
 
 class StateStore(Protocol):
@@ -83,6 +85,17 @@ def new_ledger(intake: Intake, decisions: dict[str, Decision]) -> Ledger:
         home = order["region"]
         orders[order["order_id"]] = new_progress(order["order_id"], home, dict(decisions[home]))
     return Ledger(recorded_try=0, orders=orders)
+
+
+def revive(ledger: Ledger) -> int:
+    """A cleared, re-run task gets its undelivered orders back; their history stays, so the
+    re-routing rule still knows which node may hold them."""
+    count = 0
+    for progress in ledger["orders"].values():
+        if progress["status"] in RETRY_ON_RERUN:
+            progress["status"] = PENDING
+            count += 1
+    return count
 
 
 def invalid_results(intake: Intake) -> list[dict[str, Any]]:
@@ -228,7 +241,10 @@ def _problem(progress: OrderProgress) -> str:
     what = (last["detail"] or f"HTTP {last['http_status']}") if last else progress["reason"]
     text = f"{progress['order_id']} ({progress['status']} on {where}): {what}"
     if progress["status"] == AMBIGUOUS:
-        text += f" — {reroute_allowed(progress)[1]}"
+        text += (
+            f" — {reroute_allowed(progress)[1]}; clear the process task once {where} is back "
+            "(re-sending there cannot duplicate it)"
+        )
     return text
 
 
@@ -271,7 +287,13 @@ def process(
 ) -> TryOutcome:
     """The process task's body (without Airflow): resume the ledger, run one try, report."""
     stored = store.get(LEDGER_KEY)
-    ledger = cast(Ledger, stored) if isinstance(stored, dict) else new_ledger(intake, decisions)
+    if isinstance(stored, dict):
+        ledger = cast(Ledger, stored)
+        revived = revive(ledger)
+        if revived:
+            log.info("re-run: %d undelivered order(s) are pending again", revived)
+    else:
+        ledger = new_ledger(intake, decisions)
     unrecorded = mark_unrecorded_tries(ledger, try_number)
     if unrecorded:
         log.warning("%d earlier tries left no record; assuming the worst", unrecorded)

@@ -1,0 +1,200 @@
+"""The process task's rules, tried by calling its body directly against real nodes.
+
+Each call of ``run`` is one try of the task (what Airflow does after a retry delay), with a
+dict as the task state store — fast, and the same code the DAG runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from order_workflow_lib.assignment import MemoProbe, plan
+from order_workflow_lib.delivery import Outcome, post_order
+from order_workflow_lib.intake import read_conf
+from order_workflow_lib.processing import LEDGER_KEY, TryOutcome, process
+from order_workflow_lib.settings import WorkflowSettings
+
+from localmode.nodes import node_process
+from localmode.processes import free_port
+from order_contracts.source import load_routing_document
+from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, RunningNode
+from tests.dag.conftest import order, stored_ids, write_routing
+from tests.support.fault_proxy import FaultProxy
+
+
+class DictStore(dict[str, Any]):
+    """The task state store's get/set, kept in memory between tries."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+class Runner:
+    """Tries of one process task instance: ``run(try_number)``."""
+
+    def __init__(
+        self, conf: dict[str, Any], routing: Path, max_tries: int = 4, concurrency: int = 4
+    ):
+        self.settings = WorkflowSettings(
+            node_timeout=5.0, health_timeout=1.0, node_concurrency=concurrency
+        )
+        self.intake = read_conf(conf, 500)
+        self.source = str(routing)
+        with MemoProbe(1.0) as probe:
+            self.decisions = plan(load_routing_document(self.source), self.intake["orders"], probe)
+        self.store = DictStore()
+        self.max_tries = max_tries
+
+    def run(self, try_number: int, max_tries: int | None = None) -> TryOutcome:
+        return process(
+            self.intake,
+            self.decisions,
+            self.store,
+            try_number=try_number,
+            max_tries=max_tries or self.max_tries,
+            settings=self.settings,
+            token=None,
+            load_document=lambda: load_routing_document(self.source),
+        )
+
+
+@pytest.fixture(scope="module")
+def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    """One HCM node for the classification tests (each sends its own order)."""
+    base = tmp_path_factory.mktemp("classify")
+    process, url = node_process("HCM", base / "data", base / "logs", env=BASE_NODE_ENV)
+    process.start(READY_TIMEOUT)
+    try:
+        yield RunningNode("HCM", url, process, base / "data", dict(BASE_NODE_ENV))
+    finally:
+        process.stop(grace=10.0)
+
+
+def urls(nodes: dict[str, RunningNode], **override: str) -> dict[str, str]:
+    return {r: n.url for r, n in nodes.items()} | override
+
+
+def test_refused_connections_prove_the_order_never_arrived() -> None:
+    with httpx.Client(timeout=2.0) as client:
+        attempt = post_order(client, "HCM", f"http://127.0.0.1:{free_port()}", order(), None, 1)
+
+    assert attempt["outcome"] == Outcome.NOT_DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("script", "outcome"),
+    [
+        ("503", Outcome.NOT_DELIVERED),
+        ("429", Outcome.NOT_DELIVERED),
+        ("500", Outcome.AMBIGUOUS),
+        ("reset", Outcome.AMBIGUOUS),
+        ("forward_reset", Outcome.AMBIGUOUS),
+        ("409", Outcome.CONFLICT),
+        ("422", Outcome.REJECTED),
+    ],
+)
+def test_each_answer_is_classified_by_what_it_proves(
+    shared_node: RunningNode, script: str, outcome: Outcome
+) -> None:
+    with FaultProxy(shared_node.url, script=[script]) as proxy, httpx.Client(timeout=5.0) as client:
+        attempt = post_order(client, "HCM", proxy.url, order(), None, 1)
+
+    assert attempt["outcome"] == outcome
+
+
+def test_a_retried_batch_sends_only_the_orders_not_yet_committed(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    batch = [order("HCM") for _ in range(20)]
+    with FaultProxy(three_nodes["HCM"].url, script=["500"] * 5) as proxy:
+        routing = write_routing(tmp_path / "r.json", urls(three_nodes, HCM=proxy.url))
+        runner = Runner({"orders": batch}, routing)
+
+        first = runner.run(1)
+        second = runner.run(2)
+
+    assert len(first.pending) == 5
+    assert second.pending == [] and second.counts == {"created": 20}
+    assert len(proxy.posts) == 25  # 20, then only the 5 that got a 500
+    ids = stored_ids(three_nodes["HCM"])
+    assert sorted(ids) == sorted(o["order_id"] for o in batch)
+
+
+def test_a_rejected_order_is_reported_and_never_retried(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    good, bad = order("HN"), order("HN")
+    with FaultProxy(three_nodes["HN"].url, script=["forward", "422"]) as proxy:
+        routing = write_routing(tmp_path / "r.json", urls(three_nodes, HN=proxy.url))
+        runner = Runner({"orders": [good, bad]}, routing, concurrency=1)
+
+        outcome = runner.run(1)
+
+    statuses = {r["order_id"]: r["status"] for r in outcome.results}
+    assert statuses == {good["order_id"]: "created", bad["order_id"]: "rejected"}
+    assert outcome.pending == [] and outcome.undelivered == []
+    assert len(outcome.rejected) == 1 and bad["order_id"] in outcome.rejected[0]
+
+
+def test_a_try_that_left_no_record_keeps_the_order_on_its_node(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    routing = write_routing(tmp_path / "r.json", urls(three_nodes))
+    runner = Runner({"order": order("HCM")}, routing, max_tries=2)
+    three_nodes["HCM"].process.stop()
+
+    # Try 1 died before saving its ledger; try 2 is the last and HCM is down.
+    outcome = runner.run(2)
+
+    assert outcome.results[0]["status"] == "ambiguous"
+    assert outcome.results[0]["assigned_node"] == "HCM"
+    assert "left no record" in outcome.undelivered[0]
+    assert stored_ids(three_nodes["DN"]) == stored_ids(three_nodes["HN"]) == []
+
+
+def test_a_recorded_refusal_lets_the_last_try_move_the_order(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    routing = write_routing(tmp_path / "r.json", urls(three_nodes))
+    payload = order("HCM")
+    runner = Runner({"order": payload}, routing, max_tries=2)
+    three_nodes["HCM"].process.stop()
+
+    first = runner.run(1)  # connection refused: recorded as not delivered
+    last = runner.run(2)
+
+    assert first.pending == [payload["order_id"]]
+    result = last.results[0]
+    assert (result["status"], result["assigned_node"], result["fallback_used"]) == (
+        "created",
+        "DN",
+        True,
+    )
+    assert stored_ids(three_nodes["DN"]) == [payload["order_id"]]
+
+
+def test_a_rerun_after_an_ambiguous_failure_resends_to_the_same_node_only(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    payload = order("HCM")
+    with FaultProxy(
+        three_nodes["HCM"].url, script=["forward_reset"], default="503", health_down_after=1
+    ) as proxy:
+        routing = write_routing(tmp_path / "r.json", urls(three_nodes, HCM=proxy.url))
+        runner = Runner({"order": payload}, routing, max_tries=2)
+        runner.run(1)
+        failed = runner.run(2)
+        # HCM is back; an operator clears the task (Airflow adds the retries to max_tries).
+        proxy.default, proxy.health_down_after = "forward", None
+        rerun = runner.run(3, max_tries=5)
+
+    assert failed.results[0]["status"] == "ambiguous"
+    assert rerun.results[0]["status"] == "replayed"  # the node had it since try 1
+    assert rerun.results[0]["assigned_node"] == "HCM"
+    assert stored_ids(three_nodes["HCM"]) == [payload["order_id"]]
+    assert stored_ids(three_nodes["DN"]) == []
+    assert LEDGER_KEY in runner.store
