@@ -7,6 +7,8 @@ chart does not render with helm, the test fails with helm's own message.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import shutil
@@ -68,8 +70,25 @@ def render_chart(
     kube_version: str | None = None,
     name: str = RELEASE,
     namespace: str = NAMESPACE,
+    cached: bool = True,
 ) -> list[Doc]:
-    """``helm template`` the chart and return its documents (empty ones dropped)."""
+    """``helm template`` the chart and return its documents (empty ones dropped).
+
+    Identical renders are done once per test session (the chart does not change while the tests
+    run); every caller gets its own copy to mutate.
+    """
+    key = json.dumps(
+        [values, list(show_only), list(api_versions), include_crds, kube_version, name, namespace],
+        sort_keys=True,
+    )
+    if not cached:
+        return _render_cached.__wrapped__(key)
+    return copy.deepcopy(_render_cached(key))
+
+
+@functools.lru_cache(maxsize=256)
+def _render_cached(key: str) -> list[Doc]:
+    values, show_only, api_versions, include_crds, kube_version, name, namespace = json.loads(key)
     args = ["template", name, str(CHART), "--namespace", namespace]
     for template in show_only:
         args += ["--show-only", template]
