@@ -76,10 +76,14 @@ def test_worker_service_account_is_the_one_granted_the_routing_configmap(values)
     assert binding["subjects"][0]["name"] == account["name"]
 
 
-def test_dag_settings_are_passed_as_environment(values):
+def test_dag_settings_are_passed_as_environment(values, monkeypatch):
+    # Airflow puts the DAG folder on sys.path; so does this test, to use the DAG's own reader
+    monkeypatch.syspath_prepend(str(ROOT / "dags"))
+    from order_workflow_lib.settings import WorkflowSettings
+
     env = {item["name"]: item["value"] for item in values["env"]}
-    assert env["ORDER_PROCESS_RETRIES"] == "3"
-    assert env["ORDER_RETRY_DELAY_SECONDS"] == "60"
+    settings = WorkflowSettings.from_env(env)  # the DAG's own reader
+    assert (settings.process_retries, settings.retry_delay_seconds) == (3, 60.0)
     assert "ORDER_ROUTING_SOURCE" not in env  # in a pod: its own namespace's ConfigMap
     (sts, *_) = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
     assert (

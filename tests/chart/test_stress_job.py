@@ -37,6 +37,7 @@ def test_should_run_orders_stress_through_airflow_with_the_values_flags():
         "--min-success", "0.99",
         "--verify",
         "--no-progress",
+        "--report", "-",
         "--seed", "7",
     ]  # fmt: skip
     env = env_of(container)
@@ -79,3 +80,26 @@ def test_flags_the_job_passes_exist_in_the_cli():
         if arg.startswith("--")
     }
     assert flags <= known, flags - known
+
+
+def test_the_hand_applied_job_in_stress_is_admitted_like_the_charts():
+    """stress/job.yaml (the stress tool's own manifest) must reach the nodes through the chart's
+    NetworkPolicy and use the chart's Secret, or `kubectl apply` of it would silently fail."""
+    import yaml
+
+    from .helpers import ROOT
+
+    manual = [d for d in yaml.safe_load_all((ROOT / "stress" / "job.yaml").read_text()) if d]
+    (job,) = [d for d in manual if d["kind"] == "Job"]
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    policy = one(render_chart(), "NetworkPolicy", "orders-warehouse")
+    own_peer = policy["spec"]["ingress"][0]["from"][0]["podSelector"]
+    assert own_peer["matchLabels"].items() <= pod_labels.items()
+    (expression,) = own_peer["matchExpressions"]
+    assert pod_labels[expression["key"]] in expression["values"]
+    env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    secret = one(render_chart(), "Secret", "orders-node-token")
+    assert env["NODE_API_TOKEN"]["secretKeyRef"] == {
+        "name": secret["metadata"]["name"],
+        "key": "token",
+    }
