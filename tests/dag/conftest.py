@@ -29,6 +29,9 @@ from order_contracts.regions import configured_proximity
 from order_contracts.routing import RegionObservation, build_routing_document
 from tests.conftest import RunningNode
 
+# The controller tests' kmock cluster, for the ConfigMap contract test (test_routing_contract).
+from tests.controller.conftest import cluster, kubeconfig  # noqa: F401
+
 if str(DAGS_FOLDER) not in sys.path:
     sys.path.insert(0, str(DAGS_FOLDER))  # what Airflow does for the DAGs folder
 
