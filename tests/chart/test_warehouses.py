@@ -74,7 +74,7 @@ def test_should_probe_health_on_the_http_port():
     assert container["ports"] == [
         {"name": "http", "containerPort": WAREHOUSE_PORT, "protocol": "TCP"}
     ]
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert env_of(container)["PORT"] == str(WAREHOUSE_PORT)
 
