@@ -149,6 +149,19 @@ class AirflowClient:
         body = self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
         return list(body["task_instances"])
 
+    def run_states(self, dag_id: str, page: int = 100) -> dict[str, int]:
+        """How many runs of ``dag_id`` are in each state (all runs, paged)."""
+        counts: dict[str, int] = {}
+        offset = 0
+        while True:
+            params = {"limit": page, "offset": offset, "order_by": "run_after"}
+            body = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns", params=params)
+            for run in body["dag_runs"]:
+                counts[run["state"]] = counts.get(run["state"], 0) + 1
+            offset += len(body["dag_runs"])
+            if not body["dag_runs"] or offset >= body["total_entries"]:
+                return counts
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """The XCom value a task pushed (its return value by default), as JSON."""
         return self._request("GET", _xcom_path(dag_id, run_id, task_id, key))["value"]
