@@ -1,0 +1,30 @@
+"""NOTES.txt: the next commands, with this release's real object names."""
+
+from __future__ import annotations
+
+from .helpers import CHART, NAMESPACE, run_helm
+
+
+def _notes(*extra: str) -> str:
+    result = run_helm(
+        ["install", "orders", str(CHART), "-n", NAMESPACE, "--dry-run=client", *extra]
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+def test_notes_name_the_commands_for_the_rendered_objects():
+    notes = _notes()
+    assert "helm test orders -n orders" in notes
+    assert "port-forward svc/orders-warehouse-hcm 8000:8000" in notes
+    assert "get secret orders-node-token" in notes
+    assert "get configmap warehouse-routing" in notes
+    assert "port-forward svc/airflow-api-server 8080:8080" in notes
+    assert "job/orders-stress" in notes
+    assert "any pod in the cluster can reach" not in notes
+
+
+def test_notes_follow_the_first_region_and_warn_without_network_policies():
+    notes = _notes("--set", "regions[0].name=SGN", "--set", "networkPolicy.enabled=false")
+    assert "port-forward svc/orders-warehouse-sgn 8000:8000" in notes
+    assert "any pod in the cluster can reach the warehouses" in notes
