@@ -1,0 +1,89 @@
+"""``orders-stress --target airflow`` end to end: a real Airflow 3 (api-server, scheduler,
+dag-processor, triggerer; LocalExecutor on PostgreSQL) running ``order_workflow`` against three
+real nodes. One Airflow serves the module's tests (it takes a while to start)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localmode.airflow import local_airflow
+from tests.conftest import REGIONS, RunningNode
+from tests.stress.conftest import run_cli, stored_orders, write_routing
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def airflow_routing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the DAG reads its routing document; each test writes its own nodes into it."""
+    return tmp_path_factory.mktemp("routing") / "routing.json"
+
+
+@pytest.fixture(scope="module")
+def airflow_url(tmp_path_factory: pytest.TempPathFactory, airflow_routing: Path) -> Iterator[str]:
+    env = {
+        "ORDER_ROUTING_SOURCE": str(airflow_routing),
+        "ORDER_REGIONS": ",".join(REGIONS),
+        "NODE_API_TOKEN": "",
+        "ORDER_RETRY_DELAY_SECONDS": "1",
+    }
+    state = tmp_path_factory.mktemp("airflow")
+    with local_airflow(state, extra_env=env, wait_for=("order_workflow",)) as airflow:
+        yield airflow.url
+
+
+def airflow_args(url: str, run_id: str, *extra: str) -> list[str]:
+    return ["--target", "airflow", "--endpoint", url, "--run-id", run_id, *extra]
+
+
+def test_per_order_runs_are_accepted_by_airflow_and_committed_on_a_warehouse(
+    three_nodes: dict[str, RunningNode], airflow_url: str, airflow_routing: Path, tmp_path: Path
+) -> None:
+    write_routing(three_nodes, airflow_routing)
+    run = run_cli(
+        *airflow_args(airflow_url, "afone", "--orders", "20", "--concurrency", "5"),
+        *("--invalid-ratio", "0.1", "--seed", "2", "--routing", str(airflow_routing), "--verify"),
+        report=tmp_path / "report.json",
+        timeout=600,
+    )
+    assert run.code == 0, run.stderr + run.stdout
+    report = run.report
+    assert report is not None
+    totals = report["totals"]
+    assert totals["orders"] == 20
+    assert totals["accepted_by_airflow"] == 20  # every run was accepted ...
+    assert totals["invalid"] > 0
+    assert totals["committed"] == totals["valid"]  # ... every valid order committed ...
+    assert totals["invalid_rejected"] == totals["invalid"]  # ... every invalid one refused
+    assert report["airflow_accept_latency_ms"]["max"] <= report["latency_ms"]["max"]
+    assert report["verify"]["ok"] and report["verify"]["found_exactly_once"] == totals["valid"]
+    stored = {region: len(stored_orders(node, "afone-")) for region, node in three_nodes.items()}
+    assert {r: n for r, n in stored.items() if n} == report["per_warehouse"]
+    assert "accepted by Airflow" in run.stdout
+
+
+def test_batch_mode_commits_each_order_of_each_run_once(
+    three_nodes: dict[str, RunningNode], airflow_url: str, airflow_routing: Path, tmp_path: Path
+) -> None:
+    write_routing(three_nodes, airflow_routing)
+    run = run_cli(
+        *airflow_args(airflow_url, "afbatch", "--orders", "20", "--batch-size", "10"),
+        *("--invalid-ratio", "0.1", "--seed", "4", "--routing", str(airflow_routing), "--verify"),
+        report=tmp_path / "report.json",
+        timeout=600,
+    )
+    assert run.code == 0, run.stderr + run.stdout
+    report = run.report
+    assert report is not None
+    totals = report["totals"]
+    assert (totals["orders"], totals["accepted_by_airflow"]) == (20, 20)
+    assert totals["committed"] == totals["valid"]
+    assert totals["invalid_rejected"] == totals["invalid"]
+    assert report["verify"]["ok"] and report["verify"]["lost"] == 0
+    assert (
+        sum(len(stored_orders(node, "afbatch-")) for node in three_nodes.values())
+        == (totals["valid"])
+    )
