@@ -92,7 +92,8 @@ def request_factory(mode: str, port: int, prefix: str, worker: int) -> Any:
         fixed = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
         return lambda: fixed
     counter = 0
-    head = f"POST /order HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    path = "/echo" if mode == "echo" else "/order"
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
 
     def make() -> bytes:
         nonlocal counter
@@ -145,7 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="closed-loop keep-alive HTTP load")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["post", "health"], default="post")
+    parser.add_argument("--mode", choices=["post", "echo", "health"], default="post")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)

@@ -1,10 +1,12 @@
 """The node's server stack with its store swapped out: the benchmark's ceiling and baseline.
 
-``python -m benchmarks.node_servers --variant echo|naive --port P --data-dir D``
+``python -m benchmarks.node_servers --variant echo|raw|naive --port P --data-dir D``
 
 - ``echo``: the real app (same routes, validation, logging, metrics, uvicorn settings) whose store
   keeps nothing: POST /order validates the payload and echoes it back as a stored order. What
   the server stack can do without a database: the ceiling.
+- ``raw``: the same app and server with one more route, ``POST /echo``, that returns the request
+  body as it came (no parsing, no validation): what the HTTP stack alone costs. Informational.
 - ``naive``: the real app on the obvious storage: per request a new SQLite connection in a
   thread (what a sync FastAPI endpoint does), the default rollback journal, one commit per order.
 """
@@ -15,6 +17,8 @@ import argparse
 import asyncio
 import sqlite3
 from pathlib import Path
+
+from fastapi import Request, Response
 
 from order_contracts.orders import Order
 from warehouse_node.app import create_app
@@ -112,7 +116,7 @@ class NaiveStore(OrderStore):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--variant", choices=["echo", "naive"], required=True)
+    parser.add_argument("--variant", choices=["echo", "raw", "naive"], required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--region", default="HCM")
@@ -121,9 +125,15 @@ def main() -> None:
         NODE_REGION=args.region, HOST="127.0.0.1", PORT=args.port, DATA_DIR=args.data_dir
     )
     configure_logging(settings.log_level, settings.region)
-    store_type = EchoStore if args.variant == "echo" else NaiveStore
-    store = store_type(settings.db_path)
-    serve(create_app(settings, store=store), settings)
+    store_type = NaiveStore if args.variant == "naive" else EchoStore
+    app = create_app(settings, store=store_type(settings.db_path))
+    if args.variant == "raw":
+
+        @app.post("/echo")
+        async def echo(request: Request) -> Response:
+            return Response(await request.body(), media_type="application/json")
+
+    serve(app, settings)
 
 
 if __name__ == "__main__":

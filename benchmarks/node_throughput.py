@@ -8,6 +8,7 @@ Every server runs pinned to one core (``taskset -c 0``), the load generator to a
 - ``echo``: the same app and uvicorn stack whose store keeps nothing (the ceiling);
 - ``durable``: the real node (WAL, synchronous=FULL, group commits);
 - ``naive``: the same app on one connection + one commit per order, rollback journal;
+- ``raw``: the same server with a route that returns the body unparsed (informational);
 - ``health@1M``: ``GET /health`` of a real node holding 1,000,000 orders.
 
 Bars (issue 2): durable >= 0.65 x echo, durable >= 5 x naive, durable p99 <= 30 ms,
@@ -97,7 +98,8 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
     process, port = start_server(variant, data, args.server_cpu, work / "logs")
     try:
         cpu_before = cpu_seconds(process.pid)
-        result = load(port, "post", args, prefix=f"{variant}{tag}")
+        mode = "echo" if variant == "raw" else "post"
+        result = load(port, mode, args, prefix=f"{variant}{tag}")
         result["cpu_us_per_request"] = (
             (cpu_seconds(process.pid) - cpu_before) / max(1, result["sent_total"]) * 1e6
         )
@@ -198,6 +200,11 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
     ok &= p99_ok
     verdict = "PASS" if p99_ok else "FAIL"
     print(f"  {verdict}  {'durable p99 <= 30 ms':<26} p99 {durable['p99_ms']:.2f} ms")
+    raw = best(results, "raw")
+    print(
+        f"  info  durable / raw HTTP echo       ratio {durable['rps'] / raw['rps']:6.2f}"
+        "  (raw: no parsing or validation at all)"
+    )
     integrity = durable.get("stored") == durable["sent_total"] and durable["non_2xx"] == 0
     ok &= integrity
     print(f"  {'PASS' if integrity else 'FAIL'}  every POST got a 2xx and is a stored row")
@@ -225,6 +232,8 @@ def main() -> int:
                 print(
                     f"  {variant} round {round_no + 1}: {results[-1]['rps']:.0f} req/s", flush=True
                 )
+        results.append(measure("raw", args, work, "r0"))
+        print(f"  raw: {results[-1]['rps']:.0f} req/s", flush=True)
         results.append(measure("naive", args, work, "r0"))
         print(f"  naive: {results[-1]['rps']:.0f} req/s", flush=True)
         results.append(measure_health(args, work))
