@@ -58,6 +58,8 @@ def test_schema_is_valid_json_with_no_open_objects():
         ({"regoins": [{"name": "HCM"}]}, "regoins"),
         ({"image": {"repository": "x", "pullPolicy": "Sometimes"}}, "pullPolicy"),
         ({"warehouse": {"replicas": -1}}, "replicas"),
+        # two replicas would be two shards behind one Service: an order could be stored twice
+        ({"regions": [{"name": "HCM", "replicas": 2}]}, "replicas"),
         ({"warehouse": {"storage": {"size": "lots"}}}, "size"),
         ({"warehouse": {"resources": {"limits": {"cpu": "fast"}}}}, "cpu"),
         ({"nodeApi": {"token": "short"}}, "token"),

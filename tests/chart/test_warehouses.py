@@ -148,3 +148,12 @@ def test_services_select_exactly_their_regions_pods():
         assert svc["spec"]["ports"] == [
             {"name": "http", "port": WAREHOUSE_PORT, "targetPort": "http", "protocol": "TCP"}
         ]
+
+
+def test_a_region_can_be_taken_down_with_zero_replicas():
+    docs = render_chart(
+        values={"regions": [{"name": "HCM", "replicas": 0}, {"name": "HN"}]},
+        show_only=["templates/warehouse-statefulset.yaml"],
+    )
+    assert one(docs, "StatefulSet", "orders-warehouse-hcm")["spec"]["replicas"] == 0
+    assert one(docs, "StatefulSet", "orders-warehouse-hn")["spec"]["replicas"] == 1
