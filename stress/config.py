@@ -114,7 +114,6 @@ class StressConfig:
     run_timeout: float = 600.0
     health_ttl: float = 1.0
     max_attempts: int = 3
-    workers: int = 1
     verify: bool = False
     min_success: float = 0.99
     report: Path | None = None
@@ -153,6 +152,5 @@ class StressConfig:
             "run_id": self.run_id,
             "endpoint": self.endpoint if self.target == "airflow" else None,
             "routing": self.routing or os.environ.get("ORDER_ROUTING_SOURCE"),
-            "workers": self.workers,
             "min_success": self.min_success,
         }

@@ -10,8 +10,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .results import OrderResult
+from .stats import percentile
 
 COLORS = {"committed": "tab:blue", "rejected": "tab:orange", "failed": "tab:red"}
+
+
+def percentile_line(
+    results: Sequence[OrderResult], pct: float, buckets: int = 60
+) -> tuple[list[float], list[float]]:
+    """Committed orders' latency percentile per time slice (about ``buckets`` slices)."""
+    committed = [r for r in results if r.outcome == "committed"]
+    if not committed:
+        return [], []
+    width = max(max(r.finished for r in committed) / buckets, 0.1)
+    slices: dict[int, list[float]] = {}
+    for r in committed:
+        slices.setdefault(int(r.finished // width), []).append(r.latency)
+    xs, ys = [], []
+    for index in sorted(slices):
+        xs.append((index + 0.5) * width)
+        ys.append(percentile(sorted(slices[index]), pct) * 1000)
+    return xs, ys
 
 
 def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
@@ -47,6 +66,10 @@ def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
                 linewidths=0.6,
                 label=f"fallback ({len(fallbacks)})",
             )
+        for pct, style in ((50, "-"), (99, "--")):
+            xs, ys = percentile_line(results, pct)
+            if xs:
+                timeline.plot(xs, ys, style, color="black", linewidth=1.2, label=f"p{pct}")
         timeline.set_xlabel("time since start (s)")
         timeline.set_ylabel("latency (ms)")
         if any(r.latency > 0 for r in results):
@@ -54,7 +77,7 @@ def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
         timeline.set_title("latency over time")
         timeline.grid(True, alpha=0.3)
         if results:
-            timeline.legend(loc="upper left", fontsize="small")
+            timeline.legend(loc="best", fontsize="small")
 
         counts: dict[str, int] = {}
         for r in results:
