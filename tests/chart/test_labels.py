@@ -69,3 +69,19 @@ def test_controller_is_told_the_contract_configmap_name():
         for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["ROUTING_CONFIGMAP"] == ROUTING_CONFIGMAP
+
+
+def test_the_controllers_own_parser_reads_one_region_per_warehouse_service():
+    from controller.observe import observations, service_summary
+
+    # the API server fills in the namespace the release is installed into
+    services = [
+        {**svc, "metadata": {**svc["metadata"], "namespace": "orders"}}
+        for svc in by_kind(render_chart(), "Service")
+    ]
+    summaries = [s for s in map(service_summary, services) if s is not None]
+    found = {obs.region: obs.url for obs in observations(summaries, [])}
+    assert found == {
+        region: f"http://orders-warehouse-{region.lower()}.orders.svc:{WAREHOUSE_PORT}"
+        for region in ("HCM", "HN", "DN")
+    }
