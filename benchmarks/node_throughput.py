@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from localmode.nodes import node_command
 from localmode.processes import ManagedProcess, free_port
 from order_contracts.orders import Order
@@ -88,6 +90,16 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def mean_group_size(port: int) -> float:
+    """Orders per group commit, from the node's own counters."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    commits = values.get("warehouse_db_commits_total", 0.0)
+    return values.get("warehouse_db_committed_orders_total", 0.0) / commits if commits else 0.0
+
+
 def stored_orders(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
         return int(json.load(response)["orders"])
@@ -106,6 +118,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
         if variant == "durable":
             # Integrity: every request got its 201 and every 201 is a stored row.
             result["stored"] = stored_orders(port)
+            result["mean_group"] = round(mean_group_size(port), 1)
     finally:
         process.stop(grace=30)
     result["variant"] = variant
@@ -176,6 +189,8 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
         notes = ""
         if "stored" in r:
             notes = f"stored={r['stored']} sent={r['sent_total']}"
+        if "mean_group" in r:
+            notes += f" orders/commit={r['mean_group']}"
         if "prefill_seconds" in r:
             notes += f" prefill={r['prefill_seconds']}s"
         print(
