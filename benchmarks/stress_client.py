@@ -253,7 +253,7 @@ def main() -> int:
                              "--concurrency", str(conc))  # fmt: skip
             opened = _stress(port, routing, Path(tmp) / "open.json", "--rate", f"{rate}/s",
                              "--duration", f"{seconds}s")  # fmt: skip
-            via_httpx = _run_loop("httpx", port, total // 5, conc)
+            via_httpx = _run_loop("httpx", port, total // 20, conc)
     finally:
         server.terminate()
         server.wait()

@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name=PROG, standalone_mode=False)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
+        print(f"{PROG}: interrupted", file=sys.stderr)
         sys.exit(130)
     except TyperException as exc:  # typer's own click: bad flags, bad values
         format_message = getattr(exc, "format_message", None)
