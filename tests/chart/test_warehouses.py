@@ -8,7 +8,7 @@ import pytest
 from order_contracts.labels import WAREHOUSE_PORT
 from order_contracts.regions import DEFAULT_REGIONS
 
-from .helpers import by_kind, env_of, one, render_chart
+from .helpers import by_kind, env_of, one, render_chart, render_error
 
 WAREHOUSE_TEMPLATES = [
     "templates/warehouse-statefulset.yaml",
@@ -84,12 +84,27 @@ def test_should_set_requests_limits_and_a_drain_window():
     spec = sts["spec"]["template"]["spec"]
     resources = spec["containers"][0]["resources"]
     assert set(resources) == {"requests", "limits"}
-    assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(
-        resources["limits"]
-    )
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert {"cpu", "memory"} <= set(resources["limits"])
     pause = int(spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
-    # the pod must outlive the preStop pause plus the node's own shutdown grace (10 s default)
-    assert spec["terminationGracePeriodSeconds"] >= pause + 10 + 5
+    drain = int(env_of(spec["containers"][0])["NODE_SHUTDOWN_GRACE"])
+    # preStop pause, then uvicorn's drain, then slack before the kubelet's SIGKILL
+    assert (pause, drain, spec["terminationGracePeriodSeconds"]) == (5, 30, 45)
+
+
+def test_drain_time_follows_the_grace_period():
+    (sts, *_) = render_chart(
+        values={"warehouse": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 10}},
+        show_only=["templates/warehouse-statefulset.yaml"],
+    )
+    assert env_of(sts["spec"]["template"]["spec"]["containers"][0])["NODE_SHUTDOWN_GRACE"] == "100"
+
+
+def test_a_grace_period_with_no_room_to_drain_is_refused():
+    error = render_error(
+        {"warehouse": {"terminationGracePeriodSeconds": 12, "preStopSleepSeconds": 5}}
+    )
+    assert "must exceed warehouse.preStopSleepSeconds (5) by more than 10 s" in error
 
 
 def test_should_pin_regions_to_labelled_nodes_only_when_asked():

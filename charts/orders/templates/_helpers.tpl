@@ -138,7 +138,17 @@ seccompProfile:
 {{- else if $setting }}true{{ end }}
 {{- end }}
 
+{{/* Seconds uvicorn gets to finish in-flight requests after SIGTERM: what the grace period
+leaves after the preStop pause, minus 10 s of slack before the kubelet's SIGKILL. */}}
+{{- define "orders.nodeShutdownGrace" -}}
+{{- sub (sub (int .Values.warehouse.terminationGracePeriodSeconds) (int .Values.warehouse.preStopSleepSeconds)) 10 }}
+{{- end }}
+
 {{- define "orders.validate" -}}
+{{- $w := .Values.warehouse }}
+{{- if lt (int (include "orders.nodeShutdownGrace" .)) 1 }}
+{{- fail (printf "warehouse.terminationGracePeriodSeconds (%d) must exceed warehouse.preStopSleepSeconds (%d) by more than 10 s, or the node has no time to drain" (int $w.terminationGracePeriodSeconds) (int $w.preStopSleepSeconds)) }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.regions }}
 {{- $key := upper .name }}
