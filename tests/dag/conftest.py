@@ -15,22 +15,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from localmode.airflow import DAGS_FOLDER, airflow_command
-from order_contracts.regions import configured_proximity
-from order_contracts.routing import RegionObservation, build_routing_document
 from tests.conftest import RunningNode
 
 # The controller tests' kmock cluster, for the ConfigMap contract test (test_routing_contract).
 from tests.controller.conftest import cluster, kubeconfig  # noqa: F401
+from tests.support.orders import write_routing
 
 if str(DAGS_FOLDER) not in sys.path:
     sys.path.insert(0, str(DAGS_FOLDER))  # what Airflow does for the DAGs folder
@@ -117,18 +114,6 @@ def run_dag(dag: Any, conf: dict[str, Any]) -> RunResult:
     return RunResult(state=str(run.state), run_id=run.run_id, tasks=tis, xcom=value)
 
 
-def write_routing(path: Path, nodes: dict[str, str], ready: dict[str, bool] | None = None) -> Path:
-    """A routing document for ``region → url``, built by the builder the controller uses."""
-    ready = ready or {}
-    observations = [
-        RegionObservation(region, url, 1 if ready.get(region, True) else 0)
-        for region, url in nodes.items()
-    ]
-    document = build_routing_document(observations, configured_proximity())
-    path.write_text(document.to_json())
-    return path
-
-
 @pytest.fixture
 def routing_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, three_nodes: dict[str, RunningNode]
@@ -137,29 +122,3 @@ def routing_file(
     path = write_routing(tmp_path / "routing.json", {r: n.url for r, n in three_nodes.items()})
     monkeypatch.setenv("ORDER_ROUTING_SOURCE", str(path))
     yield path
-
-
-def order(region: str = "HCM", **extra: Any) -> dict[str, Any]:
-    """A valid order with an id no other test uses."""
-    return {
-        "order_id": f"t-{region.lower()}-{uuid.uuid4().hex[:12]}",
-        "customer_name": "Nguyen Van A",
-        "region": region,
-        **extra,
-    }
-
-
-def stored_ids(node: RunningNode) -> list[str]:
-    """Every order id stored on ``node`` (all pages)."""
-    ids: list[str] = []
-    cursor: str | None = None
-    with httpx.Client(base_url=node.url, timeout=10.0) as client:
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if cursor:
-                params["cursor"] = cursor
-            page = client.get("/orders", params=params).raise_for_status().json()
-            ids += [o["order_id"] for o in page["orders"]]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return ids

@@ -22,8 +22,8 @@ from localmode.nodes import node_process
 from localmode.processes import free_port
 from order_contracts.source import load_routing_document
 from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, RunningNode
-from tests.dag.conftest import order, stored_ids, write_routing
 from tests.support.fault_proxy import FaultProxy
+from tests.support.orders import order, stored_ids, write_routing
 
 
 class DictStore(dict[str, Any]):

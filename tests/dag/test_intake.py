@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from order_workflow_lib.intake import InvalidRun, read_conf
 
-from tests.dag.conftest import order
+from tests.support.orders import order
 
 
 def test_one_order_is_normalised_by_the_shared_schema() -> None:

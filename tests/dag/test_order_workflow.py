@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import NodeFactory, RunningNode
-from tests.dag.conftest import order, run_dag, stored_ids, write_routing
+from tests.dag.conftest import run_dag
 from tests.support.fault_proxy import FaultProxy
+from tests.support.orders import order, stored_ids, write_routing
 
 pytestmark = pytest.mark.airflow
 
