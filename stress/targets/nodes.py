@@ -78,6 +78,7 @@ class NodesTarget:
         self._health: dict[str, Health | None] = {}
         self._unreachable_until: dict[str, float] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._probes: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -85,6 +86,9 @@ class NodesTarget:
     async def __aenter__(self) -> NodesTarget:
         self.document = await asyncio.to_thread(load_routing_document, self.routing_source)
         self._session = client_session(self.connections, self.timeout, self.token)
+        # probes get their own small pool: busy order connections must not delay them
+        probe_timeout = min(2.0, self.timeout)
+        self._probes = client_session(len(self.document.regions), probe_timeout, None)
         await self.refresh_health()
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
         return self
@@ -99,8 +103,9 @@ class NodesTarget:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._probes):
+            if session is not None:
+                await session.close()
 
     def node_urls(self) -> dict[str, str]:
         """Every region's URL in the routing document (what ``--verify`` reads)."""
@@ -110,12 +115,10 @@ class NodesTarget:
     # --- health ----------------------------------------------------------------------------
 
     async def _probe_one(self, region: str, url: str) -> None:
-        assert self._session is not None
+        assert self._probes is not None
         health: Health | None = None
         try:
-            async with self._session.get(
-                f"{url}/health", timeout=aiohttp.ClientTimeout(total=min(2.0, self.timeout))
-            ) as response:
+            async with self._probes.get(f"{url}/health") as response:
                 # a node that is down still explains itself, with a 503
                 health = Health.model_validate_json(await response.read())
         except Exception:  # unreachable, timed out or not a node: all mean "cannot take orders"
