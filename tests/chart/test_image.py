@@ -82,3 +82,17 @@ def test_commands_the_chart_runs_are_console_scripts_of_the_image():
     assert commands - {"python"} == {"warehouse-node", "warehouse-controller", "orders-stress"}
     assert commands - {"python"} <= set(scripts)
     assert re.search(r'^CMD \["warehouse-node"\]$', DOCKERFILE.read_text(), re.M)
+
+
+def test_the_installed_distribution_carries_every_subpackage():
+    # The dev venv installs the project editable, which finds subpackages by path; the image
+    # installs it for real, which copies only the packages pyproject lists. A subpackage missing
+    # from the list breaks the image (ModuleNotFoundError at start) while every test still passes.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = set()
+    for package, directory in setuptools["package-dir"].items():
+        for init in (ROOT / directory).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / directory)
+            found.add(".".join([package, *relative.parts]))
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
