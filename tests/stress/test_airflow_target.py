@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localmode.airflow import local_airflow
+from localmode.airflow import AirflowSettings, local_airflow
 from tests.conftest import REGIONS, RunningNode
 from tests.stress.conftest import run_cli, stored_orders, write_routing
 
@@ -31,7 +31,8 @@ def airflow_url(tmp_path_factory: pytest.TempPathFactory, airflow_routing: Path)
         "ORDER_RETRY_DELAY_SECONDS": "1",
     }
     state = tmp_path_factory.mktemp("airflow")
-    with local_airflow(state, extra_env=env, wait_for=("order_workflow",)) as airflow:
+    settings = AirflowSettings(parallelism=8, api_workers=1)  # light: tests share 2 cores
+    with local_airflow(state, settings, env, wait_for=("order_workflow",)) as airflow:
         yield airflow.url
 
 
