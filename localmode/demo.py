@@ -108,11 +108,14 @@ class DemoResult:
     story: RegionStory
     phases: list[dict[str, Any]]
     routing_changes: list[dict[str, Any]]
+    #: DAG runs of order_workflow by final state
+    airflow_runs: dict[str, int]
     report_path: Path
 
     @property
     def passed(self) -> bool:
-        return all(phase["passed"] for phase in self.phases)
+        runs_ok = set(self.airflow_runs) <= {"success"}
+        return runs_ok and all(phase["passed"] for phase in self.phases)
 
 
 class Steps:
@@ -301,12 +304,29 @@ def _phase_row(name: str, report: dict[str, Any]) -> dict[str, Any]:
 
 def print_summary(result: DemoResult) -> None:
     table = Table(title="Demo summary", title_justify="left")
-    columns = ["phase", "orders", "committed", "invalid_rejected", "failed", "success_rate"]
-    columns += ["orders_per_s", "p50_ms", "p99_ms", "fallbacks", "lost", "duplicated"]
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="left" if column == "phase" else "right")
+    table.add_column("")
     for phase in result.phases:
-        table.add_row(*(str(phase[c]) for c in columns))
+        table.add_column(phase["phase"], justify="right")
+    rows = [
+        ("orders sent", "orders"),
+        ("committed on a warehouse", "committed"),
+        ("invalid, refused", "invalid_rejected"),
+        ("failed", "failed"),
+        ("success rate", "success_rate"),
+        ("committed orders/s", "orders_per_s"),
+        ("latency p50 / p99 ms", "latency"),
+        ("fallbacks used", "fallbacks"),
+        ("lost (verify)", "lost"),
+        ("duplicated (verify)", "duplicated"),
+    ]
+    for label, key in rows:
+        if key == "latency":
+            cells = [f"{p['p50_ms']:.0f} / {p['p99_ms']:.0f}" for p in result.phases]
+        elif key == "success_rate":
+            cells = [f"{p[key]:.2%}" for p in result.phases]
+        else:
+            cells = [str(p[key]) for p in result.phases]
+        table.add_row(label, *cells)
     console.print(table)
     chaos, story = result.chaos, result.story
     detected = f"{chaos.detected_s:.2f}s" if chaos.detected_s is not None else "-"
@@ -324,6 +344,8 @@ def print_summary(result: DemoResult) -> None:
     )
     lost = sum(p["lost"] or 0 for p in result.phases)
     duplicated = sum(p["duplicated"] or 0 for p in result.phases)
+    states = ", ".join(f"{n} {state}" for state, n in sorted(result.airflow_runs.items()))
+    console.print(f"Airflow order_workflow runs: {states or 'none'}")
     verdict = "[green]PASSED[/green]" if result.passed else "[red]FAILED[/red]"
     console.print(f"Verification: lost {lost}, duplicated {duplicated} — {verdict}")
     console.print(f"Report: {result.report_path} (plots beside it)")
@@ -362,11 +384,15 @@ async def _run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> 
     prefixes = [o.report["run_id"] for _, o in outcomes]
     story = await region_story(stack, chaos, prefixes)
     changes = [json.loads(line) for line in stack.routing_history.read_text().splitlines()]
+    assert stack.airflow is not None
+    with stack.airflow.client() as airflow:
+        runs = await asyncio.to_thread(airflow.run_states, "order_workflow")
     result = DemoResult(
         chaos=chaos,
         story=story,
         phases=[_phase_row(name, o.report) for name, o in outcomes],
         routing_changes=changes,
+        airflow_runs=runs,
         report_path=options.state_dir / "report.json",
     )
     write_report(
@@ -377,6 +403,7 @@ async def _run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> 
             "killed_region_orders": asdict(story),
             "phases": result.phases,
             "routing_changes": changes,
+            "airflow_runs": runs,
             "stress_reports": {name: o.report for name, o in outcomes},
         },
         result.report_path,
