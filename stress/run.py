@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -29,6 +30,8 @@ from .results import OrderResult, Recorder
 from .stats import compute
 from .verify import Verification, verify
 
+#: --verify reads orders created since the run started minus this (clock differences)
+VERIFY_CLOCK_MARGIN_S = 600.0
 #: exit codes: the run passed / it ran but missed the bar / it could not run as asked
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -115,7 +118,10 @@ async def run_stress(
     if config.verify:
         if before_verify is not None:
             await before_verify()
-        verification = await verify(results, node_urls, config.run_id, config.node_token)
+        since = datetime.fromtimestamp(recorder.started_at - VERIFY_CLOCK_MARGIN_S, UTC)
+        verification = await verify(
+            results, node_urls, config.run_id, config.node_token, since=since
+        )
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
     report = build_report(config, stats, recorder.started_at, verification, passed)
