@@ -1,0 +1,64 @@
+"""The nodes target never stores an order twice: an answer lost after sending pins the order to
+its node; only a request that provably did not reach a node may move to a fallback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.console import Console
+
+from stress.config import StressConfig
+from stress.run import RunOutcome, run_stress
+from tests.conftest import RunningNode
+from tests.stress.conftest import stored_orders, write_document
+from tests.support.fault_proxy import FaultProxy
+
+
+def hcm_orders(routing: Path, run_id: str, orders: int) -> RunOutcome:
+    config = StressConfig(
+        target="nodes",
+        orders=orders,
+        concurrency=1,
+        region_mix={"HCM": 1.0},
+        routing=str(routing),
+        run_id=run_id,
+        verify=True,
+        progress=False,
+    )
+    return asyncio.run(run_stress(config, Console(quiet=True)))
+
+
+def test_a_lost_answer_is_retried_on_the_same_node_not_on_a_fallback(
+    three_nodes: dict[str, RunningNode], tmp_path: Path
+) -> None:
+    hcm, dn = three_nodes["HCM"], three_nodes["DN"]
+    # 1st POST: stored, then the connection drops; 2nd: a 500; 3rd: forwarded (a replay, 200).
+    with FaultProxy(hcm.url, script=["forward_reset", "500"]) as proxy:
+        routing = write_document(
+            {"HCM": proxy.url, "DN": dn.url}, tmp_path / "routing.json", fallback=True
+        )
+        outcome = hcm_orders(routing, "lost", 1)
+        assert proxy.posts == ["forward_reset", "500", "forward"]
+    (result,) = outcome.results
+    assert (result.outcome, result.warehouse, result.fallback) == ("committed", "HCM", False)
+    assert result.attempts == 3
+    assert [o["order_id"] for o in stored_orders(hcm, "lost-")] == [result.order_id]
+    assert stored_orders(dn, "lost-") == []
+    assert outcome.report["verify"]["duplicated"] == 0
+
+
+def test_a_refused_request_moves_to_the_fallback(
+    three_nodes: dict[str, RunningNode], tmp_path: Path
+) -> None:
+    hcm, dn = three_nodes["HCM"], three_nodes["DN"]
+    with FaultProxy(hcm.url, script=["503"]) as proxy:
+        routing = write_document(
+            {"HCM": proxy.url, "DN": dn.url}, tmp_path / "routing.json", fallback=True
+        )
+        outcome = hcm_orders(routing, "refused", 1)
+    (result,) = outcome.results
+    assert (result.outcome, result.warehouse, result.fallback) == ("committed", "DN", True)
+    assert outcome.report["fallbacks"]["routes"] == {"HCM->DN": 1}
+    assert stored_orders(hcm, "refused-") == []
+    assert outcome.report["verify"]["ok"] is True
