@@ -152,7 +152,7 @@ def test_close_commits_what_is_queued(tmp_path: Path) -> None:
     async def queue_then_close() -> None:
         pending = [asyncio.ensure_future(store.create(order(f"q-{i}"), "HCM")) for i in range(50)]
         await asyncio.sleep(0)  # the creates are queued now
-        await asyncio.to_thread(store.close)
+        await store.aclose()
         assert all(r.outcome == "created" for r in await asyncio.gather(*pending))
 
     asyncio.run(queue_then_close())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +46,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         finally:
             # uvicorn has already drained in-flight requests; commit what is queued and close.
             app.state.draining = True
-            await asyncio.to_thread(store.close)
+            await store.aclose()
             log.info("node stopped", extra={"region": settings.region})
 
     app = FastAPI(

@@ -46,8 +46,9 @@ class LoadTracker:
         """Requests per second over the window (shorter right after start)."""
         now = time.monotonic()
         self._rotate(int(now))
-        span = min(float(self.window - 1) + (now % 1.0), now - self._started)
-        return sum(self._buckets) / span if span > 0.2 else 0.0
+        # Right after start the window is shorter; under a second counts as one second.
+        span = max(1.0, min(float(self.window - 1) + (now % 1.0), now - self._started))
+        return sum(self._buckets) / span
 
     def load(self) -> float:
         """0 idle, >= 1 overloaded: the larger of the in-flight and the rate saturation."""
