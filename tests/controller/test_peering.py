@@ -59,6 +59,15 @@ def watch_requests(cluster: Cluster) -> int:
     return min(len(cluster.mock[SERVICES, "watch"]), len(cluster.mock[SLICES, "watch"]))
 
 
+async def metric_is(operator: OperatorThread, name: str, value: float, **labels: str) -> None:
+    """Metrics move just after the write the test saw land: wait for them, too."""
+
+    async def check() -> bool:
+        return await operator.metric(name, **labels) == value
+
+    await eventually(check, what=f"{name}{labels} = {value} on {operator.config.priority}")
+
+
 async def leader_is(operator: OperatorThread, value: float) -> None:
     async def check() -> bool:
         return await operator.metric("warehouse_controller_leader") == value
@@ -83,7 +92,7 @@ async def test_should_let_only_the_higher_priority_operator_write(cluster, opera
     await set_ready(cluster, "DN", 0)
 
     await eventually(ready_endpoints(cluster, "DN", 0), what="DN down in the document")
-    assert await high.metric(RECONCILIATIONS, **PATCHED) == 1
+    await metric_is(high, RECONCILIATIONS, 1, **PATCHED)
     assert await low.metric(RECONCILIATIONS, **PATCHED) == 0
     assert cluster.watchers(SERVICES) == 1  # the paused operator does not even watch
 
@@ -102,7 +111,7 @@ async def test_should_hand_over_when_the_leader_stops(cluster, operators):
     await set_ready(cluster, "HN", 0)
 
     await eventually(ready_endpoints(cluster, "HN", 0), what="the standby to record HN down")
-    assert await low.metric(RECONCILIATIONS, **PATCHED) == 1
+    await metric_is(low, RECONCILIATIONS, 1, **PATCHED)
 
 
 async def test_should_pause_when_a_higher_priority_operator_starts(cluster, operators):
@@ -118,7 +127,7 @@ async def test_should_pause_when_a_higher_priority_operator_starts(cluster, oper
     await set_ready(cluster, "HCM", 0)
 
     await eventually(ready_endpoints(cluster, "HCM", 0), what="HCM down in the document")
-    assert await high.metric(RECONCILIATIONS, **PATCHED) == 1
+    await metric_is(high, RECONCILIATIONS, 1, **PATCHED)
     assert await low.metric(RECONCILIATIONS, **PATCHED) == 0
 
 
@@ -175,6 +184,6 @@ async def test_should_take_over_from_a_crashed_leader_after_its_lifetime(
         await eventually(ready_endpoints(cluster, "DN", 2), what="the standby's write")
     finally:
         leader.kill()
-    assert await standby.metric(RECONCILIATIONS, **PATCHED) == 1
+    await metric_is(standby, RECONCILIATIONS, 1, **PATCHED)
     assert took_over_after < lifetime + 5
     assert "routing generation 1 -> 2: DN ready(1) -> NOT READY(0)" in leader.tail(200)

@@ -86,10 +86,11 @@ async def test_should_mark_a_region_without_ready_endpoints_not_ready(cluster, o
     # DN is HCM's and HN's nearest region, but a not-ready region goes behind the ready ones.
     assert document.regions["HCM"].fallback == ["HN", "DN"]
     assert document.regions["HN"].fallback == ["HCM", "DN"]
-    assert (
+    line = (
         "routing generation 1 -> 2: DN ready(1) -> NOT READY(0); HCM ready(2) -> ready(2); "
         "HN ready(1) -> ready(1) (ConfigMap orders/warehouse-routing patched)"
-    ) in caplog.messages
+    )
+    await eventually(lambda: line in caplog.messages, what="the routing change log line")
 
 
 async def test_should_mark_a_region_ready_again_when_endpoints_return(cluster, operators):
