@@ -1,0 +1,272 @@
+"""Airflow throughput: order_workflow per order and in batches, against an empty 3-task floor.
+
+One command (``python -m benchmarks.airflow_throughput``) starts three real warehouse nodes, a
+routing file, a private PostgreSQL and a real Airflow 3 (api-server, scheduler, dag-processor,
+triggerer; LocalExecutor) with ``localmode.airflow``'s default settings, then, on that one
+Airflow, triggers runs through the REST API with a fixed number of runs in flight (closed
+loop) and measures:
+
+* **floor** — ``floor_workflow``: the same 3-task shape doing nothing (what Airflow itself costs);
+* **per-order** — ``order_workflow`` with ``{"order": {...}}`` per run;
+* **batch** — ``order_workflow`` with ``{"orders": [100 orders]}`` per run.
+
+Throughput is orders (or floor runs) per second over the phase; latency is trigger → committed
+(the node's acknowledgement recorded by the process task; for the floor, the run's end).
+Bars (issue 4): per-order ≥ 0.8 x floor; batch ≥ 40 x per-order. Afterwards every node is
+checked to hold each order exactly once. The report is printed and written as JSON.
+
+Override Airflow settings to tune: ``--set parallelism=16 --set api_workers=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from localmode.airflow import AirflowSettings, LocalAirflow, local_airflow
+from localmode.airflow_api import AsyncAirflowClient
+from localmode.nodes import node_process
+from localmode.processes import ManagedProcess
+from order_contracts.regions import configured_proximity
+from order_contracts.routing import RegionObservation, build_routing_document
+
+REGIONS = ("HCM", "HN", "DN")
+ORDER_DAG, FLOOR_DAG = "order_workflow", "floor_workflow"
+PER_ORDER_BAR, BATCH_BAR = 0.8, 40.0
+
+
+@dataclass
+class Phase:
+    name: str
+    runs: int
+    orders: int
+    seconds: float
+    latencies: list[float]
+    failed_runs: int
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "orders": self.orders,
+            "failed_runs": self.failed_runs,
+            "seconds": round(self.seconds, 2),
+            "per_second": round(self.rate, 2),
+            "latency_p50_s": round(self.percentile(0.5), 3),
+            "latency_p99_s": round(self.percentile(0.99), 3),
+            "latency_mean_s": round(statistics.fmean(self.latencies or [0.0]), 3),
+        }
+
+
+def make_order(region: str) -> dict[str, Any]:
+    return {
+        "order_id": f"bench-{uuid.uuid4().hex}",
+        "customer_name": "Benchmark Customer",
+        "region": region,
+        "items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "10.50"}],
+        "total": "21.00",
+    }
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+async def run_phase(
+    client: AsyncAirflowClient,
+    name: str,
+    dag_id: str,
+    runs: int,
+    in_flight: int,
+    conf_for: Callable[[int], dict[str, Any]],
+    orders_per_run: int,
+) -> Phase:
+    """``runs`` runs with ``in_flight`` at a time; latency = trigger → committed (or run end)."""
+    latencies: list[float] = []
+    failed = 0
+    counter = iter(range(runs))
+
+    async def worker() -> None:
+        nonlocal failed
+        for index in counter:
+            conf = conf_for(index)
+            triggered = time.time()
+            run_id = await client.trigger(dag_id, conf)
+            state = await client.wait_run(dag_id, run_id, timeout=600, interval=0.25)
+            if state != "success":
+                failed += 1
+                continue
+            if dag_id == FLOOR_DAG:
+                run = await client.run(dag_id, run_id)
+                latencies.append(_epoch(run["end_date"]) - triggered)
+            else:
+                result = await client.xcom(dag_id, run_id, "process")
+                for order in result["orders"]:
+                    if order["committed_at"]:
+                        latencies.append(_epoch(order["committed_at"]) - triggered)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    seconds = time.monotonic() - started
+    return Phase(name, runs, (runs - failed) * orders_per_run, seconds, latencies, failed)
+
+
+def count_orders(urls: dict[str, str]) -> tuple[int, int]:
+    """(orders stored on all nodes, distinct order ids) — equal when nothing is duplicated."""
+    ids: list[str] = []
+    with httpx.Client(timeout=30.0) as client:
+        for url in urls.values():
+            cursor: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 1000}
+                if cursor:
+                    params["cursor"] = cursor
+                page = client.get(f"{url}/orders", params=params).raise_for_status().json()
+                ids += [o["order_id"] for o in page["orders"]]
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+    return len(ids), len(set(ids))
+
+
+async def measure(airflow: LocalAirflow, args: argparse.Namespace) -> dict[str, Phase]:
+    cycle = [REGIONS[i % len(REGIONS)] for i in range(args.batch_size)]
+    async with AsyncAirflowClient(airflow.url, airflow.username, airflow.password) as client:
+        # Warm-up: fork the executor's workers, fill caches; not measured.
+        empty = lambda i: {}  # noqa: E731
+        single = lambda i: {"order": make_order(REGIONS[i % 3])}  # noqa: E731
+        await run_phase(client, "warm-up", FLOOR_DAG, args.in_flight, args.in_flight, empty, 1)
+        await run_phase(client, "warm-up", ORDER_DAG, args.in_flight, args.in_flight, single, 1)
+        phases = {}
+        phases["floor"] = await run_phase(
+            client, "floor", FLOOR_DAG, args.runs, args.in_flight, empty, 1
+        )
+        phases["per-order"] = await run_phase(
+            client, "per-order", ORDER_DAG, args.runs, args.in_flight, single, 1
+        )
+        phases["batch"] = await run_phase(
+            client,
+            f"batch of {args.batch_size}",
+            ORDER_DAG,
+            args.batch_runs,
+            args.batch_in_flight,
+            lambda i: {"orders": [make_order(r) for r in cycle]},
+            args.batch_size,
+        )
+    return phases
+
+
+def parse_settings(pairs: list[str]) -> AirflowSettings:
+    known = {f.name: f.type for f in fields(AirflowSettings)}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in known:
+            raise SystemExit(f"--set {pair!r}: expected NAME=VALUE, NAME one of {sorted(known)}")
+        default = getattr(AirflowSettings(), key)
+        values[key] = type(default)(raw)
+    return AirflowSettings(**values)
+
+
+def report(phases: dict[str, Phase], settings: AirflowSettings, stored: tuple[int, int]) -> dict:
+    floor, per_order, batch = phases["floor"], phases["per-order"], phases["batch"]
+    ratio_floor = per_order.rate / floor.rate if floor.rate else 0.0
+    ratio_batch = batch.rate / per_order.rate if per_order.rate else 0.0
+    print(f"\n{'phase':<16}{'runs':>6}{'orders':>8}{'/s':>9}{'p50 s':>9}{'p99 s':>9}{'failed':>8}")
+    for phase in phases.values():
+        s = phase.summary()
+        print(
+            f"{phase.name:<16}{s['runs']:>6}{s['orders']:>8}{s['per_second']:>9.2f}"
+            f"{s['latency_p50_s']:>9.2f}{s['latency_p99_s']:>9.2f}{s['failed_runs']:>8}"
+        )
+    verdict_floor = "PASS" if ratio_floor >= PER_ORDER_BAR else "FAIL"
+    verdict_batch = "PASS" if ratio_batch >= BATCH_BAR else "FAIL"
+    print(f"\nper-order / floor = {ratio_floor:.2f} (bar >= {PER_ORDER_BAR}) {verdict_floor}")
+    print(f"batch / per-order = {ratio_batch:.1f} (bar >= {BATCH_BAR:g}) {verdict_batch}")
+    print(f"orders on the nodes: {stored[0]} stored, {stored[1]} distinct")
+    return {
+        "settings": settings.__dict__,
+        "phases": {name: phase.summary() for name, phase in phases.items()},
+        "per_order_over_floor": round(ratio_floor, 3),
+        "batch_over_per_order": round(ratio_batch, 2),
+        "bars": {"per_order_over_floor": PER_ORDER_BAR, "batch_over_per_order": BATCH_BAR},
+        "passed": verdict_floor == verdict_batch == "PASS",
+        "stored_orders": stored[0],
+        "distinct_orders": stored[1],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.airflow_throughput")
+    parser.add_argument("--runs", type=int, default=120, help="runs of the floor and per-order")
+    parser.add_argument("--in-flight", type=int, default=16, help="runs in flight at once")
+    parser.add_argument("--batch-runs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-in-flight", type=int, default=4)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--out", type=Path, default=Path("reports/airflow_throughput.json"))
+    args = parser.parse_args(argv)
+    settings = parse_settings(args.set)
+
+    with tempfile.TemporaryDirectory(prefix="bench-airflow-") as tmp:
+        state = Path(tmp)
+        nodes: list[ManagedProcess] = []
+        urls: dict[str, str] = {}
+        try:
+            for region in REGIONS:
+                process, url = node_process(
+                    region,
+                    state / f"node-{region.lower()}",
+                    state / "logs",
+                    env={"NODE_API_TOKEN": "", "LOG_LEVEL": "WARNING"},
+                )
+                nodes.append(process.start())
+                urls[region] = url
+            document = build_routing_document(
+                [RegionObservation(r, u, 1) for r, u in urls.items()], configured_proximity()
+            )
+            routing = state / "routing.json"
+            routing.write_text(document.to_json())
+            env = {"ORDER_ROUTING_SOURCE": str(routing), "NODE_API_TOKEN": ""}
+            print(f"starting Airflow ({settings}) ...", flush=True)
+            with local_airflow(
+                state / "airflow", settings, env, wait_for=(ORDER_DAG, FLOOR_DAG)
+            ) as airflow:
+                phases = asyncio.run(measure(airflow, args))
+            stored = count_orders(urls)
+        finally:
+            for process in nodes:
+                process.stop()
+    result = report(phases, settings, stored)
+    result["command"] = "python -m benchmarks.airflow_throughput " + " ".join(sys.argv[1:])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"report: {args.out}")
+    duplicates = stored[0] != stored[1]
+    return 0 if result["passed"] and not duplicates else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
