@@ -7,6 +7,7 @@ configuration first, so a bad variable is one clear line and exit code 2, not a 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warehouse-controller: {exc}", file=sys.stderr)
         return 2
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    if not args.verbose:
+        # kopf logs "Handler ... succeeded" for every watch event; the routing change line
+        # and kopf's warnings are what an operator needs to read.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     liveness = os.environ.get("CONTROLLER_LIVENESS", "").strip() or None
     run(config, liveness_endpoint=liveness)
     return 0

@@ -10,7 +10,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -174,63 +174,72 @@ class Cluster:
         return self.mock._buses[resource].consumer_count
 
 
+def declare_resources(mock: km.KubernetesEmulator) -> None:
+    """The API groups the controller and kopf discover, as a real cluster serves them."""
+    for resource, kind in (
+        (SERVICES, "Service"),
+        (SLICES, "EndpointSlice"),
+        (CONFIGMAPS, "ConfigMap"),
+        (km.resource("v1/events"), "Event"),
+        (PEERINGS, "KopfPeering"),
+    ):
+        mock.resources[resource] = km.ResourceInfo(kind=kind, namespaced=True, verbs=VERBS)
+    # kopf's start-up discovery expects these cluster-scoped resources to exist.
+    mock.resources["v1/namespaces"] = km.ResourceInfo(kind="Namespace", namespaced=False)
+    mock.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = km.ResourceInfo(
+        kind="CustomResourceDefinition", namespaced=False
+    )
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    context = {"cluster": "kmock", "user": "kmock", "namespace": NAMESPACE}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kmock", "cluster": {"server": server}}],
+        "users": [{"name": "kmock", "user": {"token": "kmock"}}],
+        "contexts": [{"name": "kmock", "context": context}],
+        "current-context": "kmock",
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+async def open_cluster(mock: km.KubernetesEmulator, http: aiohttp.ClientSession) -> Cluster:
+    """Declare the resources and create the peering object the replicas share."""
+    declare_resources(mock)
+    world = Cluster(mock, http)
+    peering = {
+        "apiVersion": "kopf.dev/v1",
+        "kind": "KopfPeering",
+        "metadata": {
+            "name": PEERING,
+            "namespace": NAMESPACE,
+            "resourceVersion": RESOURCE_VERSION,
+            "uid": "uid-peering",
+        },
+    }
+    await world.create(PEERINGS, peering)
+    return world
+
+
 @pytest.fixture
-def kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    yield tmp_path / "kubeconfig"
+def kubeconfig(tmp_path: Path) -> Path:
+    return tmp_path / "kubeconfig"
 
 
 @pytest_asyncio.fixture
 async def cluster(
     kmock: km.KubernetesEmulator, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Cluster]:
-    kmock.resources[SERVICES] = km.ResourceInfo(kind="Service", namespaced=True, verbs=VERBS)
-    kmock.resources[SLICES] = km.ResourceInfo(kind="EndpointSlice", namespaced=True, verbs=VERBS)
-    kmock.resources[CONFIGMAPS] = km.ResourceInfo(kind="ConfigMap", namespaced=True, verbs=VERBS)
-    kmock.resources["v1/events"] = km.ResourceInfo(kind="Event", namespaced=True, verbs=VERBS)
-    # kopf's start-up discovery expects these cluster-scoped resources to exist.
-    kmock.resources["v1/namespaces"] = km.ResourceInfo(kind="Namespace", namespaced=False)
-    kmock.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = km.ResourceInfo(
-        kind="CustomResourceDefinition", namespaced=False
-    )
-    kmock.resources[PEERINGS] = km.ResourceInfo(kind="KopfPeering", namespaced=True, verbs=VERBS)
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "kmock", "cluster": {"server": str(kmock.url)}}],
-                "users": [{"name": "kmock", "user": {"token": "kmock"}}],
-                "contexts": [
-                    {
-                        "name": "kmock",
-                        "context": {"cluster": "kmock", "user": "kmock", "namespace": NAMESPACE},
-                    }
-                ],
-                "current-context": "kmock",
-            }
-        )
-    )
+    write_kubeconfig(kubeconfig, str(kmock.url))
     # kubernetes reads $KUBECONFIG once at import; the module constant is what it uses later.
     monkeypatch.setattr(
         "kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig)
     )
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     async with aiohttp.ClientSession(base_url=str(kmock.url)) as http:
-        world = Cluster(kmock, http)
-        await world.create(
-            PEERINGS,
-            {
-                "apiVersion": "kopf.dev/v1",
-                "kind": "KopfPeering",
-                "metadata": {
-                    "name": PEERING,
-                    "namespace": NAMESPACE,
-                    "resourceVersion": RESOURCE_VERSION,
-                    "uid": "uid-peering",
-                },
-            },
-        )
-        yield world
+        yield await open_cluster(kmock, http)
 
 
 def controller_config(**overrides: Any) -> ControllerConfig:
