@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from fastapi.routing import APIRoute
 
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.conftest import seed_order
+from warehouse_node.app import create_app
+from warehouse_node.deps import authorized_node
+from warehouse_node.settings import NodeSettings
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -42,6 +48,17 @@ def test_health_and_metrics_stay_open(secured: RunningNode) -> None:
     with secured.client() as http:
         assert http.get("/health").status_code == 200
         assert http.get("/metrics").status_code == 200
+
+
+def test_every_orders_route_requires_the_token_dependency(tmp_path: Path) -> None:
+    app = create_app(NodeSettings(NODE_REGION="HCM", DATA_DIR=tmp_path))
+    order_routes = [
+        r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/order")
+    ]
+    assert len(order_routes) == 3
+    for route in order_routes:
+        calls = {d.call for d in route.dependant.dependencies}
+        assert authorized_node in calls, route.path
 
 
 def test_without_a_token_configured_orders_are_open(node_factory: NodeFactory) -> None:
