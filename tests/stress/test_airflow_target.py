@@ -45,7 +45,7 @@ def test_per_order_runs_are_accepted_by_airflow_and_committed_on_a_warehouse(
 ) -> None:
     write_routing(three_nodes, airflow_routing)
     run = run_cli(
-        *airflow_args(airflow_url, "afone", "--orders", "20", "--concurrency", "5"),
+        *airflow_args(airflow_url, "afone", "--orders", "20", "--concurrency", "10"),
         *("--invalid-ratio", "0.1", "--seed", "2", "--routing", str(airflow_routing), "--verify"),
         report=tmp_path / "report.json",
         timeout=600,
