@@ -48,7 +48,8 @@ class MemoProbe:
     """A :data:`~order_contracts.routing.HealthProbe` that asks each URL once (thread-safe)."""
 
     def __init__(self, timeout: float):
-        self._client = httpx.Client(timeout=timeout)
+        self._timeout = timeout
+        self._client: httpx.Client | None = None  # made on the first probe: most tries need none
         self._seen: dict[str, Health | None] = {}
         self._lock = threading.Lock()
 
@@ -56,7 +57,10 @@ class MemoProbe:
         with self._lock:
             if url in self._seen:
                 return self._seen[url]
-        health = read_health(self._client, url)
+            if self._client is None:
+                self._client = httpx.Client(timeout=self._timeout)
+            client = self._client
+        health = read_health(client, url)
         with self._lock:
             self._seen.setdefault(url, health)
             return self._seen[url]
@@ -66,7 +70,8 @@ class MemoProbe:
         return health is None or health.status == "down"
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> MemoProbe:
         return self
