@@ -13,13 +13,22 @@ def auth_headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def client_session(connections: int, timeout: float, token: str | None) -> aiohttp.ClientSession:
-    """One pool per run: ``connections`` keep-alive sockets in all, reused across orders."""
+def client_session(
+    connections: int,
+    timeout: float,
+    token: str | None,
+    headers: dict[str, str] | None = None,
+) -> aiohttp.ClientSession:
+    """One pool per run: ``connections`` keep-alive sockets in all, reused across orders.
+
+    Headers every request carries are set once here (aiohttp merges per-request headers into
+    the session's on every call otherwise).
+    """
     connector = aiohttp.TCPConnector(limit=max(1, connections), limit_per_host=0, ttl_dns_cache=300)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0)),
-        headers=auth_headers(token),
+        headers=auth_headers(token) | (headers or {}),
         raise_for_status=False,
         skip_auto_headers=("User-Agent",),
     )

@@ -22,6 +22,7 @@ import time
 from types import TracebackType
 
 import aiohttp
+from yarl import URL
 
 from order_contracts.health import Health
 from order_contracts.routing import (
@@ -80,12 +81,13 @@ class NodesTarget:
         self._session: aiohttp.ClientSession | None = None
         self._probes: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._order_urls: dict[str, URL] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> NodesTarget:
         self.document = await asyncio.to_thread(load_routing_document, self.routing_source)
-        self._session = client_session(self.connections, self.timeout, self.token)
+        self._session = client_session(self.connections, self.timeout, self.token, JSON)
         # probes get their own small pool: busy order connections must not delay them
         probe_timeout = min(2.0, self.timeout)
         self._probes = client_session(len(self.document.regions), probe_timeout, None)
@@ -152,6 +154,13 @@ class NodesTarget:
             return None
         return self._health.get(region)
 
+    def _order_url(self, base: str) -> URL:
+        """``POST /order`` URLs, parsed once per node instead of once per request."""
+        url = self._order_urls.get(base)
+        if url is None:
+            url = self._order_urls[base] = URL(f"{base.rstrip('/')}/order")
+        return url
+
     def _mark_unreachable(self, region: str) -> None:
         self._unreachable_until[region] = time.monotonic() + self.health_ttl
 
@@ -189,7 +198,7 @@ class NodesTarget:
             region = assignment.region
             try:
                 async with self._session.post(
-                    f"{assignment.url}/order", data=order.body, headers=JSON
+                    self._order_url(assignment.url), data=order.body
                 ) as response:
                     status = response.status
                     body = await response.read()
