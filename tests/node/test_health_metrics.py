@@ -63,6 +63,7 @@ def test_metrics_expose_latency_in_flight_db_size_and_build(client: httpx.Client
         "warehouse_orders_stored",
         "warehouse_build_info",
         "warehouse_db_commits_total",
+        "warehouse_db_commit_duration_seconds_count",
     } <= names
     values = samples(client)
     assert values[("warehouse_db_size_bytes", ())] > 0

@@ -26,8 +26,13 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
 
     The store is opened by the lifespan, not here, so building an app has no side effects.
     """
-    store = store or OrderStore(settings.db_path, settings.synchronous, settings.max_batch)
     node_metrics = NodeMetrics(settings.region, __version__)
+    store = store or OrderStore(
+        settings.db_path,
+        settings.synchronous,
+        settings.max_batch,
+        on_commit=node_metrics.observe_commit,
+    )
     node_metrics.bind_store(
         lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)
     )

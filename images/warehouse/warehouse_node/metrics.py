@@ -3,8 +3,8 @@
 Names: ``warehouse_orders_total{home_region,outcome}``, ``warehouse_http_requests_total
 {method,route,status}``, ``warehouse_http_request_duration_seconds{method,route}``,
 ``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
-``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``, ``warehouse_build_info
-{version,region}``.
+``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``,
+``warehouse_db_commit_duration_seconds``, ``warehouse_build_info{version,region,python}``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ class NodeMetrics:
         self.db_size = Gauge(
             "warehouse_db_size_bytes", "SQLite database plus WAL size on disk", registry=r
         )
+        self.commit_seconds = Histogram(
+            "warehouse_db_commit_duration_seconds",
+            "Time one group commit (COMMIT with its fsync) took",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         build = Gauge(
             "warehouse_build_info",
             "Always 1; labels say what is running",
@@ -87,6 +93,9 @@ class NodeMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_commit(self, seconds: float, orders: int) -> None:
+        self.commit_seconds.observe(seconds)
 
     def bind_store(
         self,

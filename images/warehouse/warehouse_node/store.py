@@ -6,10 +6,11 @@ into the next transaction and share the next fsync. A caller's awaitable resolve
 its group's COMMIT returned, so an HTTP 201/200 is never sent for an order that a ``kill -9``
 (or, with ``synchronous=FULL``, a power cut) could still lose.
 
-Where the work runs: the INSERTs of a group run on the event loop (microseconds each, page cache
-only); BEGIN and COMMIT (which wait for the lock and for the disk) run on one dedicated thread.
-Two thread hand-offs per group instead of a writer thread touching every order: with the GIL,
-per-order hand-offs between a writer thread and the event loop cost more CPU than the inserts.
+Where the work runs: BEGIN and the INSERTs of a group run on the event loop (microseconds each,
+page cache only); the COMMIT, which waits for the disk, runs on one dedicated thread. One thread
+hand-off per group instead of a writer thread touching every order: with the GIL, per-order
+hand-offs between a writer thread and the event loop cost more CPU than the inserts, and each
+hand-off can wait a GIL switch interval.
 
 Concurrent creates of the same ``order_id`` meet in the same sequence of groups: the first
 inserts, the rest find the row and compare fingerprints (duplicate → same order, else conflict).
@@ -25,7 +26,8 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,9 +123,15 @@ def canonical_payload(order: Order) -> str:
     return json.dumps(order.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
 
 
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+LOCK_WAIT_SECONDS = 30.0
+_LOCK_RETRY_SECONDS = 0.002
+
+
+def _connect(
+    path: Path, synchronous: str, timeout: float = LOCK_WAIT_SECONDS
+) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a group is exactly one transaction.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -134,12 +142,21 @@ class OrderStore:
     """Orders of one shard in ``path``: ``open()``, then ``create`` on one event loop, then
     ``aclose()`` on that loop (or ``close()`` when nothing is pending)."""
 
-    def __init__(self, path: Path, synchronous: str = "FULL", max_batch: int = 512):
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "FULL",
+        max_batch: int = 512,
+        on_commit: Callable[[float, int], None] | None = None,
+    ):
+        """``on_commit(seconds, orders)`` is told each group commit's duration and size (the
+        metrics layer turns it into a histogram; this module knows nothing of Prometheus)."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         self.path = path
         self.synchronous = synchronous
         self.max_batch = max_batch
+        self.on_commit = on_commit
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._writer: sqlite3.Connection | None = None
@@ -161,7 +178,9 @@ class OrderStore:
         conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = _connect(self.path, self.synchronous)
+            # No busy wait on the group-commit connection: its BEGIN runs on the event loop and
+            # waits for a foreign writer's lock by retrying asynchronously (see _begin).
+            conn = _connect(self.path, self.synchronous, timeout=0.0)
             migrate(conn)
             self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
         except (OSError, sqlite3.Error, SchemaTooNew) as exc:
@@ -263,6 +282,21 @@ class OrderStore:
         finally:
             self._flusher = None
 
+    @staticmethod
+    async def _begin(conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE on the event loop: instant when only this node writes (the normal
+        case). When another process holds the write lock (a backup, an import), retry without
+        blocking the loop, up to ``LOCK_WAIT_SECONDS``."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(_LOCK_RETRY_SECONDS)
+
     async def _commit_group(self, batch: list[_Pending]) -> None:
         assert self._writer is not None and self._disk is not None
         conn, loop = self._writer, asyncio.get_running_loop()
@@ -270,8 +304,7 @@ class OrderStore:
         results: list[CreateResult | BaseException] = []
         created = 0
         try:
-            # BEGIN IMMEDIATE may wait for another writer's lock: not on the event loop.
-            await loop.run_in_executor(self._disk, conn.execute, "BEGIN IMMEDIATE")
+            await self._begin(conn)
             for p in batch:
                 cur = conn.execute(
                     _INSERT,
@@ -297,7 +330,9 @@ class OrderStore:
                 existing = OrderRecord.from_row(row)
                 same = existing.fingerprint == p.fingerprint
                 results.append(CreateResult("duplicate" if same else "conflict", existing))
+            committing = time.perf_counter()
             await loop.run_in_executor(self._disk, conn.execute, "COMMIT")
+            commit_seconds = time.perf_counter() - committing
         except Exception as exc:  # sqlite3.Error mostly; never leave callers waiting
             if conn.in_transaction:
                 try:
@@ -317,6 +352,8 @@ class OrderStore:
             self._last_error = None
             self.commits += 1
             self.committed_rows += len(batch)
+            if self.on_commit is not None:
+                self.on_commit(commit_seconds, len(batch))
         for p, result in zip(batch, results, strict=True):
             if p.future.done():  # the caller gave up (cancelled); the order is stored all the same
                 continue
