@@ -263,9 +263,16 @@ class LocalAirflow:
                 try:
                     client.dag(dag_id)
                 except AirflowAPIError as exc:
-                    if exc.status == 404:
-                        return False
-                    raise
+                    if exc.status != 404:
+                        raise
+                    errors = client.import_errors()
+                    if errors:  # a broken DAG file will not register: say why, now
+                        first = errors[0]
+                        raise RuntimeError(
+                            f"DAG {dag_id} is not registered; {first.get('filename')} failed to "
+                            f"import:\n{first.get('stack_trace')}"
+                        ) from exc
+                    return False
                 return True
 
             wait_until(registered, timeout, 0.5, f"DAG {dag_id} to be registered")

@@ -117,6 +117,10 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         return dict(self._request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused}))
 
+    def import_errors(self) -> list[dict[str, Any]]:
+        """DAG files that failed to parse (``filename``, ``stack_trace``)."""
+        return list(self._request("GET", "/api/v2/importErrors")["import_errors"])
+
     def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None) -> str:
         """Start a run with ``conf``; returns its run id."""
         body = _trigger_body(conf, run_id)
