@@ -136,3 +136,21 @@ def test_bad_port_in_the_environment_is_refused(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_be_written_gives_503_and_degraded_health(
+    node_factory: NodeFactory,
+) -> None:
+    node = node_factory("HCM")
+    with node.client() as http:
+        assert http.post("/order", json=seed_order("before-damage")).status_code == 201
+        with sqlite3.connect(node.data_dir / "orders.db") as saboteur:
+            saboteur.execute("DROP TABLE orders")
+        refused = http.post("/order", json=seed_order("after-damage"))
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert "retry" in refused.json()["detail"]
+        health = http.get("/health").json()
+        assert health["status"] == "degraded"
+        assert "orders" in health["database"]
+        assert http.get("/order/before-damage").status_code == 503
