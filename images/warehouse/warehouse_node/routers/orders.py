@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from order_contracts.orders import FieldError, OrderRejected, StoredOrder, parse_order
+from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder, parse_order
 
-from ..deps import AuthorizedNodeDep
+from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
+from ..metrics import NodeMetrics
 from ..store import StoreError, utc_timestamp
 
 log = logging.getLogger("warehouse_node.orders")
@@ -49,34 +50,53 @@ def _home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
     return "unknown"
 
 
-@router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
-async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
-    """Create an order in this shard; the same ``order_id`` again is a replay, not a copy.
+def _refused(
+    metrics: NodeMetrics, payload: Any, regions: tuple[str, ...], errors: list[FieldError]
+) -> Response:
+    """422 naming each field at fault; counted and logged with what identifies the order."""
+    order_id = payload.get("order_id") if isinstance(payload, dict) else None
+    region = payload.get("region") if isinstance(payload, dict) else None
+    metrics.orders.labels(_home_region_label(payload, regions), "rejected").inc()
+    log.info(
+        "order rejected",
+        extra={
+            "order_id": str(order_id)[:128] if order_id is not None else None,
+            "region": str(region)[:16] if region is not None else None,
+            "errors": "; ".join(f"{e.field}: {e.message}" for e in errors),
+        },
+    )
+    return field_error_response(errors)
+
+
+async def _read_order(request: Request, node: Node) -> Order | Response:
+    """The request's order, or the 422 that says why there is none.
 
     The body is read and validated here rather than by FastAPI so that malformed JSON, wrong
     types and unknown regions all get the same ``{"detail": [{"field", "message"}]}`` shape.
     """
-    regions, metrics, settings = node.regions, node.metrics, node.settings
     body = await request.body()
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
         message = f"malformed JSON: {exc}" if isinstance(exc, ValueError) else "nested too deeply"
-        metrics.orders.labels("unknown", "rejected").inc()
-        log.info("order rejected", extra={"order_id": None, "errors": message})
-        return field_error_response([FieldError(field="body", message=message)])
-    try:
-        order = parse_order(payload, regions)
-    except OrderRejected as exc:
-        order_id = payload.get("order_id") if isinstance(payload, dict) else None
-        metrics.orders.labels(_home_region_label(payload, regions), "rejected").inc()
-        log.info(
-            "order rejected",
-            extra={"order_id": str(order_id)[:128] if order_id else None, "errors": str(exc)},
+        return _refused(
+            node.metrics, None, node.regions, [FieldError(field="body", message=message)]
         )
-        return field_error_response(exc.errors)
     try:
-        result = await node.store.create(order, settings.region)
+        return parse_order(payload, node.regions)
+    except OrderRejected as exc:
+        return _refused(node.metrics, payload, node.regions, exc.errors)
+
+
+@router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
+async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
+    """Create an order in this shard; the same ``order_id`` again is a replay, not a copy."""
+    order = await _read_order(request, node)
+    if isinstance(order, Response):
+        return order
+    metrics, here = node.metrics, node.settings.region
+    try:
+        result = await node.store.create(order, here)
     except StoreError as exc:
         metrics.orders.labels(order.region, "error").inc()
         log.error(
@@ -100,9 +120,7 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
         message = f"order {order.order_id!r} already exists with a different payload"
         detail = json.dumps([{"field": "order_id", "message": message}], separators=(",", ":"))
         return _json(f'{{"detail":{detail},"stored":{record.to_json()}}}', 409)
-    log.info(
-        f"order {result.outcome}", extra={**fields, "fallback": order.region != settings.region}
-    )
+    log.info(f"order {result.outcome}", extra={**fields, "fallback": order.region != here})
     return _json(record.to_json(), _STATUS[result.outcome])
 
 
