@@ -83,9 +83,14 @@ class Reconciler:
 
     async def resync(self) -> None:
         """Rebuild the index from a fresh listing (it may be stale after a pause)."""
-        services, slices = await asyncio.gather(
-            self.api.list_services(), self.api.list_endpointslices()
-        )
+        self.index.begin_listing()
+        try:
+            services, slices = await asyncio.gather(
+                self.api.list_services(), self.api.list_endpointslices()
+            )
+        except BaseException:
+            self.index.abort_listing()
+            raise
         self.index.replace(services, slices)
 
     def _seen(self, document: RoutingDocument | None) -> None:

@@ -50,11 +50,14 @@ VERBS = {"get", "list", "watch", "create", "patch", "delete"}
 
 async def eventually(
     condition: Callable[[], bool | Awaitable[bool]],
-    timeout: float = 10.0,
+    timeout: float = 20.0,
     what: str = "condition",
     interval: float = 0.02,
 ) -> None:
-    """Poll ``condition`` (sync or async) until true; fail naming ``what`` after ``timeout``."""
+    """Poll ``condition`` (sync or async) until true; fail naming ``what`` after ``timeout``.
+
+    The generous default is for a loaded 2-core CI machine; a passing wait returns at once.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

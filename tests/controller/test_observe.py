@@ -122,3 +122,21 @@ def test_should_drop_what_a_fresh_listing_no_longer_has():
     index.apply_service("ADDED", service("HN"))
     assert index.replace([service("HN")], []) is True
     assert [o.region for o in index.observations()] == ["HN"]
+
+
+def test_should_keep_events_that_arrive_while_a_listing_is_fetched():
+    index = ClusterIndex()
+    index.apply_service("ADDED", service("HCM"))
+    index.begin_listing()
+    index.apply_slice("ADDED", endpoint_slice(HCM, ready=1))  # newer than the listing below
+    index.replace([service("HCM")], [])
+    assert index.observations()[0].ready_endpoints == 1
+
+
+def test_should_replay_events_during_a_listing_in_arrival_order():
+    index = ClusterIndex()
+    index.begin_listing()
+    index.apply_slice("MODIFIED", endpoint_slice(HCM, ready=0))
+    index.apply_slice("MODIFIED", endpoint_slice(HCM, ready=2))
+    index.replace([service("HCM")], [endpoint_slice(HCM, ready=1)])
+    assert index.observations()[0].ready_endpoints == 2
