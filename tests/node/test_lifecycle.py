@@ -109,7 +109,7 @@ def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 def test_missing_region_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_node("--data-dir", str(tmp_path))
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "NODE_REGION" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

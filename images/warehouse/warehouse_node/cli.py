@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from fastapi import FastAPI
@@ -58,16 +58,22 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
     return overrides
 
 
+def fail(message: str) -> NoReturn:
+    """A configuration problem: one line on stderr, exit status 2, no traceback."""
+    print(f"warehouse-node: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def load_settings(overrides: dict[str, Any]) -> NodeSettings:
     try:
         return NodeSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False)
-        )
-        raise SystemExit(f"warehouse-node: invalid configuration: {problems}") from None
+        problems = []
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in error["loc"])  # the environment variable's name
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        fail(f"invalid configuration: {'; '.join(problems)}")
 
 
 class NodeServer(uvicorn.Server):
@@ -111,7 +117,7 @@ def preflight(settings: NodeSettings) -> None:
     try:
         OrderStore(settings.db_path, settings.synchronous).open().close()
     except StoreError as exc:
-        raise SystemExit(f"warehouse-node: {exc}") from None
+        fail(str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
