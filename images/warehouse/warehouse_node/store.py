@@ -197,7 +197,10 @@ class OrderStore:
         """Stop taking orders, commit what is pending, then :meth:`close`."""
         self._open = False
         if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+            try:
+                await asyncio.shield(self._flusher)
+            except Exception:  # already answered to its callers; closing must still happen
+                log.exception("group commit failed while closing")
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
