@@ -22,6 +22,9 @@ DAG_ID = "order_workflow"
 #: the DAG task whose XCom holds the per-order results
 PROCESS_TASK_ID = "process"
 
+#: the open loop's minimum number of senders (and node connections)
+OPEN_LOOP_SENDERS = 64
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
 
@@ -124,6 +127,12 @@ class StressConfig:
     def report_to_stdout(self) -> bool:
         """``--report -``: the JSON on stdout after the tables (a Job's log outlives its files)."""
         return self.report is not None and str(self.report) == "-"
+
+    @property
+    def senders(self) -> int:
+        """Orders (or batches) in flight at most: ``concurrency``; in the open loop at least 64,
+        so a short stall of the server does not stall the schedule behind it."""
+        return self.concurrency if self.rate is None else max(self.concurrency, OPEN_LOOP_SENDERS)
 
     @property
     def mode(self) -> Literal["open", "closed"]:

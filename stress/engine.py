@@ -68,31 +68,24 @@ async def run_open(
     send: Send,
     units_per_second: float,
     recorder: Recorder,
-    max_in_flight: int = 10_000,
+    senders: int = 64,
 ) -> None:
-    """Start unit ``i`` at ``i / units_per_second`` whatever happened to the earlier ones.
+    """Send unit ``i`` at ``i / units_per_second``, whatever happened to the earlier ones.
 
-    ``max_in_flight`` only bounds memory when the server has stopped answering; waiting for a
-    slot does not move the intended time, so the wait is part of the measured latency.
+    ``senders`` coroutines take units in order; each waits for its unit's slot, sends it and
+    takes the next. When the system under test is slower than the schedule, units wait for a
+    free sender, and since latency counts from the intended time, that wait is measured too.
+    A fixed set of senders (rather than a task per order) keeps the tool's own cost per order
+    flat when the backlog grows, so an overloaded server is not mistaken for an overloaded tool.
     """
-    loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(max_in_flight)
-    tasks: set[asyncio.Task[None]] = set()
+    schedule = enumerate(units)  # shared; next() never awaits
 
-    async def one(unit: Unit, intended: float) -> None:
-        try:
+    async def sender() -> None:
+        for index, unit in schedule:
+            intended = index / units_per_second
+            delay = recorder.t0 + intended - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             await _send_safely(send, unit, intended, recorder)
-        finally:
-            slots.release()
 
-    for index, unit in enumerate(units):
-        intended = index / units_per_second
-        delay = recorder.t0 + intended - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await slots.acquire()
-        task = loop.create_task(one(unit, intended))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.gather(*tasks)
+    await asyncio.gather(*(sender() for _ in range(max(1, senders))))

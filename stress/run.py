@@ -62,7 +62,7 @@ def _target(config: StressConfig, recorder: Recorder) -> Any:
             timeout=config.timeout,
             health_ttl=config.health_ttl,
             max_attempts=config.max_attempts,
-            connections=config.concurrency if config.rate is None else max(config.concurrency, 64),
+            connections=config.senders,
         )
     from .targets.airflow import AirflowTarget
 
@@ -107,7 +107,9 @@ async def run_stress(
         counters = lambda: (recorder.sent, recorder.committed, recorder.rejected, recorder.failed)  # noqa: E731
         async with live_progress(counters, planned, console, enabled=config.progress):
             if config.rate is not None:
-                await run_open(units, target.send, config.rate / config.batch_size, recorder)
+                await run_open(
+                    units, target.send, config.rate / config.batch_size, recorder, config.senders
+                )
             else:
                 await run_closed(units, target.send, config.concurrency, recorder, config.duration)
         node_urls = await _node_urls(config, target) if config.verify else {}

@@ -66,7 +66,7 @@ class AirflowTarget:
             config.airflow_user,
             config.airflow_password,
             timeout=httpx.Timeout(config.timeout * 3, connect=min(config.timeout, 5.0)),
-            max_connections=max(10, config.concurrency * 2),
+            max_connections=config.senders + 4,  # one request per unit in flight, plus logins
         )
 
     async def __aenter__(self) -> AirflowTarget:
