@@ -18,17 +18,18 @@ from typing import Any
 
 from rich.console import Console
 
-from order_contracts.source import load_routing_document
+from order_contracts.source import RoutingSourceError, load_routing_document
 
 from .config import StressConfig
 from .engine import Unit, run_closed, run_open, units_of
+from .errors import StressError
 from .orders import GeneratedOrder, OrderGenerator
 from .plot import write_plot
 from .progress import live_progress
 from .report import build_report, print_report, write_report
 from .results import OrderResult, Recorder
 from .stats import compute
-from .verify import Verification, verify
+from .verify import Verification, check, verify
 
 #: --verify reads orders created since the run started minus this (clock differences)
 VERIFY_CLOCK_MARGIN_S = 600.0
@@ -78,6 +79,15 @@ async def _node_urls(config: StressConfig, target: Any) -> dict[str, str]:
     return {region: route.url for region, route in document.regions.items()}
 
 
+async def _check_verifiable(config: StressConfig) -> None:
+    """Through Airflow, ``--verify`` needs the routing document: fail before the run, not after."""
+    if config.verify and config.target == "airflow":
+        try:
+            await asyncio.to_thread(load_routing_document, config.routing)
+        except RoutingSourceError as exc:
+            raise StressError(f"--verify needs the nodes' addresses: {exc}") from exc
+
+
 async def run_stress(
     config: StressConfig,
     console: Console | None = None,
@@ -90,6 +100,7 @@ async def run_stress(
     was lost), and a test tampers with a shard there to prove verification notices.
     """
     console = console or Console(stderr=True)
+    await _check_verifiable(config)
     generator = OrderGenerator(config.run_id, config.region_mix, config.invalid_ratio, config.seed)
     planned = config.planned_orders()
     # Orders are built before the clock starts, so generation never slows the sending down.
@@ -112,7 +123,13 @@ async def run_stress(
                 )
             else:
                 await run_closed(units, target.send, config.concurrency, recorder, config.duration)
-        node_urls = await _node_urls(config, target) if config.verify else {}
+        node_urls: dict[str, str] = {}
+        unreadable: dict[str, str] = {}
+        if config.verify:
+            try:
+                node_urls = await _node_urls(config, target)
+            except RoutingSourceError as exc:  # the run happened: report it, verification failed
+                unreadable["routing document"] = str(exc)
     gc.unfreeze()
     results = sorted(recorder.results, key=lambda r: r.index)
     stats = compute(results, recorder.send_lags)
@@ -121,9 +138,12 @@ async def run_stress(
         if before_verify is not None:
             await before_verify()
         since = datetime.fromtimestamp(recorder.started_at - VERIFY_CLOCK_MARGIN_S, UTC)
-        verification = await verify(
-            results, node_urls, config.run_id, config.node_token, since=since
-        )
+        if unreadable:
+            verification = check(results, {}, unreadable)
+        else:
+            verification = await verify(
+                results, node_urls, config.run_id, config.node_token, since=since
+            )
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
     report = build_report(config, stats, recorder.started_at, verification, passed)

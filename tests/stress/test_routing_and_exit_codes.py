@@ -67,6 +67,7 @@ def test_exit_code_says_whether_the_success_rate_reached_the_minimum(
         (["--target", "nodes", "--batch-size", "5"], "--batch-size"),
         (["--no-such-flag"], "--no-such-flag"),
         (["--target", "nodes", "--routing", "/nonexistent/routing.json"], "routing document"),
+        (["--verify", "--routing", "/nonexistent/routing.json"], "--verify needs"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_code_2(args: list[str], message: str) -> None:
