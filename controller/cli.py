@@ -31,7 +31,10 @@ def run(
 
     Works in any thread: kopf makes a fresh event loop, so tests run two of them side by side.
     """
+    # Name our record in the KopfPeering status after the pod (kopf itself only reads POD_ID).
+    pod = os.environ.get("POD_ID") or os.environ.get("POD_NAME")
     kopf.run(
+        identity=pod or None,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
         namespaces=[config.namespace],
         standalone=config.standalone,
         peering_name=config.peering or None,

@@ -1,5 +1,8 @@
 """The controller's in-memory picture of warehouse Services and their EndpointSlices.
 
+Its own small index rather than ``kopf.index``: it must be replaceable wholesale by a fresh
+listing (see below), which kopf's indices are not.
+
 Watch events keep it current, so deciding "did routing change?" needs no API call. It can go
 stale in one way only: objects deleted while this replica was a paused standby (kopf re-lists
 on resume but never reports what vanished meanwhile). :meth:`ClusterIndex.replace` rebuilds it

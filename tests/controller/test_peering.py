@@ -18,6 +18,7 @@ from localmode.processes import ManagedProcess, free_port, http_ok
 from tests.controller.conftest import (
     NAMESPACE,
     PEERING,
+    PEERINGS,
     PROXIMITY,
     SERVICES,
     SLICES,
@@ -148,6 +149,7 @@ def controller_process(tmp_path: Path, kubeconfig: Path, priority: int, lifetime
             "CONTROLLER_RESYNC_SECONDS": "0.3",
             "ORDER_PROXIMITY": PROXIMITY,
             "METRICS_PORT": str(port),
+            "POD_NAME": f"controller-{priority}-pod",
         },
     )
     return process, f"http://127.0.0.1:{port}/metrics"
@@ -173,6 +175,8 @@ async def test_should_take_over_from_a_crashed_leader_after_its_lifetime(
         await set_ready(cluster, "DN", 0)
         await eventually(ready_endpoints(cluster, "DN", 0), what="the leader process's write")
         assert await standby.metric(RECONCILIATIONS, **PATCHED) == 0
+        peers = (cluster.object(PEERINGS, PEERING) or {}).get("status", {})
+        assert peers["controller-1000-pod"]["priority"] == 1000  # named after its pod
 
         watches = watch_requests(cluster)
         leader.kill()  # SIGKILL: no goodbye, its peering record stays until it expires
