@@ -202,9 +202,10 @@ class AirflowTarget:
                 attempts=attempts,
                 **common,
             )
-        reason = "; ".join(str(entry[k]) for k in ("reason", "detail") if entry.get(k))
         outcome: Outcome = "rejected" if status in REFUSED else "failed"
-        cause = f"{status}: {reason}"[:200] if reason else status
+        # Coarse on purpose: errors are grouped by cause, and the DAG's details name orders.
+        node = entry.get("assigned_node")
+        cause = f"DAG reported {status}" + (f" on {node}" if node else "")
         return OrderResult.of(
             order, intended, finished, outcome, attempts=attempts, cause=cause, **common
         )
