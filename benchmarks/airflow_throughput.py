@@ -57,6 +57,17 @@ class Phase:
     latencies: list[float]
     failed_runs: int
 
+    @classmethod
+    def merge(cls, name: str, parts: list[Phase]) -> Phase:
+        return cls(
+            name,
+            sum(p.runs for p in parts),
+            sum(p.orders for p in parts),
+            sum(p.seconds for p in parts),
+            [latency for p in parts for latency in p.latencies],
+            sum(p.failed_runs for p in parts),
+        )
+
     @property
     def rate(self) -> float:
         return self.orders / self.seconds if self.seconds else 0.0
@@ -152,30 +163,40 @@ def count_orders(urls: dict[str, str]) -> tuple[int, int]:
 
 
 async def measure(airflow: LocalAirflow, args: argparse.Namespace) -> dict[str, Phase]:
+    """Warm up, then ``rounds`` rounds of floor → per-order → batch chunks.
+
+    Interleaving matters on a shared machine: load from elsewhere drifts over minutes, and
+    alternating chunks gives the floor and the DAG the same conditions, so their ratio holds.
+    """
     cycle = [REGIONS[i % len(REGIONS)] for i in range(args.batch_size)]
-    async with AsyncAirflowClient(airflow.url, airflow.username, airflow.password) as client:
-        # Warm-up: fork the executor's workers, fill caches; not measured.
-        empty = lambda i: {}  # noqa: E731
-        single = lambda i: {"order": make_order(REGIONS[i % 3])}  # noqa: E731
-        await run_phase(client, "warm-up", FLOOR_DAG, args.in_flight, args.in_flight, empty, 1)
-        await run_phase(client, "warm-up", ORDER_DAG, args.in_flight, args.in_flight, single, 1)
-        phases = {}
-        phases["floor"] = await run_phase(
-            client, "floor", FLOOR_DAG, args.runs, args.in_flight, empty, 1
-        )
-        phases["per-order"] = await run_phase(
-            client, "per-order", ORDER_DAG, args.runs, args.in_flight, single, 1
-        )
-        phases["batch"] = await run_phase(
-            client,
+    empty = lambda i: {}  # noqa: E731
+    single = lambda i: {"order": make_order(REGIONS[i % 3])}  # noqa: E731
+    batch = lambda i: {"orders": [make_order(r) for r in cycle]}  # noqa: E731
+    plan = [
+        ("floor", FLOOR_DAG, args.runs, args.in_flight, empty, 1),
+        ("per-order", ORDER_DAG, args.runs, args.in_flight, single, 1),
+        (
             f"batch of {args.batch_size}",
             ORDER_DAG,
             args.batch_runs,
             args.batch_in_flight,
-            lambda i: {"orders": [make_order(r) for r in cycle]},
+            batch,
             args.batch_size,
-        )
-    return phases
+        ),
+    ]
+    async with AsyncAirflowClient(airflow.url, airflow.username, airflow.password) as client:
+        # Warm-up: fork the executor's workers, fill caches; not measured.
+        await run_phase(client, "warm-up", FLOOR_DAG, args.in_flight, args.in_flight, empty, 1)
+        await run_phase(client, "warm-up", ORDER_DAG, args.in_flight, args.in_flight, single, 1)
+        chunks: dict[str, list[Phase]] = {name: [] for name, *_ in plan}
+        for round_number in range(args.rounds):
+            for name, dag_id, runs, in_flight, conf_for, size in plan:
+                share = runs // args.rounds + (1 if round_number < runs % args.rounds else 0)
+                phase = await run_phase(client, name, dag_id, share, in_flight, conf_for, size)
+                chunks[name].append(phase)
+                print(f"round {round_number + 1}: {name}: {phase.rate:.2f}/s", flush=True)
+    keys = {"floor": "floor", "per-order": "per-order"}
+    return {keys.get(name, "batch"): Phase.merge(name, parts) for name, parts in chunks.items()}
 
 
 def parse_settings(pairs: list[str]) -> AirflowSettings:
@@ -225,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-runs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--batch-in-flight", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating chunks per mode")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--out", type=Path, default=Path("reports/airflow_throughput.json"))
     args = parser.parse_args(argv)

@@ -24,6 +24,8 @@ from order_contracts.routing import (
     assign_warehouse,
 )
 
+from . import http
+
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +51,8 @@ class MemoProbe:
 
     def __init__(self, timeout: float):
         self._timeout = timeout
-        self._client: httpx.Client | None = None  # made on the first probe: most tries need none
+        # made on the first probe (most process tries probe nothing); one per http / https
+        self._clients: dict[bool, httpx.Client] = {}
         self._seen: dict[str, Health | None] = {}
         self._lock = threading.Lock()
 
@@ -57,9 +60,10 @@ class MemoProbe:
         with self._lock:
             if url in self._seen:
                 return self._seen[url]
-            if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout)
-            client = self._client
+            tls = http.needs_tls([url])
+            if tls not in self._clients:
+                self._clients[tls] = http.client([url], timeout=self._timeout)
+            client = self._clients[tls]
         health = read_health(client, url)
         with self._lock:
             self._seen.setdefault(url, health)
@@ -70,8 +74,8 @@ class MemoProbe:
         return health is None or health.status == "down"
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        for client in self._clients.values():
+            client.close()
 
     def __enter__(self) -> MemoProbe:
         return self

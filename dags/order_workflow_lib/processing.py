@@ -21,6 +21,7 @@ import httpx
 
 from order_contracts.routing import RoutingDocument
 
+from . import http
 from .assignment import Decision, MemoProbe, decide
 from .delivery import Outcome, post_order
 from .intake import Intake, describe
@@ -193,7 +194,7 @@ def _deliver(
     width = settings.node_concurrency
     limits = httpx.Limits(max_connections=width * len(groups), max_keepalive_connections=width)
     timeout = httpx.Timeout(settings.node_timeout, connect=min(settings.node_timeout, 5.0))
-    with httpx.Client(timeout=timeout, limits=limits) as client:
+    with http.client([url for _, url in groups], timeout=timeout, limits=limits) as client:
 
         def send(progress: OrderProgress) -> None:
             node, url = progress["node"], progress["url"]

@@ -198,3 +198,10 @@ def test_a_rerun_after_an_ambiguous_failure_resends_to_the_same_node_only(
     assert stored_ids(three_nodes["HCM"]) == [payload["order_id"]]
     assert stored_ids(three_nodes["DN"]) == []
     assert LEDGER_KEY in runner.store
+
+
+def test_tls_is_prepared_only_when_a_node_url_is_https() -> None:
+    from order_workflow_lib.http import needs_tls
+
+    assert not needs_tls(["http://127.0.0.1:8000", None])
+    assert needs_tls(["http://a:8000", "HTTPS://b:8443"])

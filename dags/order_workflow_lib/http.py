@@ -1,0 +1,27 @@
+"""httpx clients for the nodes, without paying for TLS when no node URL needs it.
+
+An ``httpx.Client`` loads the system's CA bundle when it is made (~20-80 ms of CPU). A task
+process makes one or two clients and lives for one task, so in per-order mode that cost lands
+on every run. Local and in-cluster node URLs are plain ``http://``; only when one of them is
+``https://`` is the verifying context built.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+
+def needs_tls(urls: Iterable[str | None]) -> bool:
+    return any(url is not None and url.lower().startswith("https://") for url in urls)
+
+
+def client(urls: Iterable[str | None], **kwargs: Any) -> httpx.Client:
+    """A client for requests to ``urls`` only (a bare TLS context when none is https)."""
+    if not needs_tls(urls):
+        # Never used for a handshake: every URL is http. No CA bundle to load.
+        kwargs.setdefault("verify", ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    return httpx.Client(**kwargs)
