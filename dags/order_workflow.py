@@ -104,19 +104,21 @@ def order_workflow() -> None:
 
     @task(retries=RETRIES, retry_delay=RETRY_DELAY)
     def assign(intake: dict[str, Any]) -> dict[str, Any]:
+        """The plan: the orders (passed on, so process reads one XCom) and a decision per region."""
         settings = WorkflowSettings.from_env()
         document = load_routing_document()
         with MemoProbe(settings.health_timeout) as probe:
             decisions = plan(document, intake["orders"], probe)
-        return {"generation": document.generation, "decisions": decisions}
+        return {"intake": intake, "generation": document.generation, "decisions": decisions}
 
     @task(retries=RETRIES, retry_delay=RETRY_DELAY)
-    def process(intake: dict[str, Any], routing: dict[str, Any]) -> dict[str, Any]:
+    def process(routing: dict[str, Any]) -> dict[str, Any]:
         context = get_current_context()
         ti = context["ti"]
         settings = WorkflowSettings.from_env()
+        intake = cast(Intake, routing["intake"])
         outcome = process_orders(
-            cast(Intake, intake),  # what ingest returned, back from XCom
+            intake,
             routing["decisions"],
             context.get("task_state_store") or _NoStore(),
             try_number=ti.try_number,
@@ -141,8 +143,7 @@ def order_workflow() -> None:
             )
         return summary
 
-    accepted = ingest()
-    process(accepted, assign(accepted))  # type: ignore[arg-type]  # XComArgs at parse time
+    process(assign(ingest()))  # type: ignore[arg-type]  # XComArgs at parse time
 
 
 order_workflow()

@@ -287,7 +287,9 @@ def process(
     load_document: Callable[[], RoutingDocument],
 ) -> TryOutcome:
     """The process task's body (without Airflow): resume the ledger, run one try, report."""
-    stored = store.get(LEDGER_KEY)
+    # The first try has nothing to resume (a cleared task comes back with a higher try number):
+    # skipping the read saves a round trip to the api-server on every per-order run.
+    stored = store.get(LEDGER_KEY) if try_number > 1 else None
     if isinstance(stored, dict):
         ledger = cast(Ledger, stored)
         revived = revive(ledger)

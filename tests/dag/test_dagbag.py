@@ -29,7 +29,7 @@ def test_order_workflow_runs_ingest_then_assign_then_process(order_dag: Any) -> 
     tasks = {t.task_id: t for t in order_dag.tasks}
 
     assert set(tasks) == {"ingest", "assign", "process"}
-    assert tasks["ingest"].downstream_task_ids == {"assign", "process"}
+    assert tasks["ingest"].downstream_task_ids == {"assign"}
     assert tasks["assign"].downstream_task_ids == {"process"}
 
 
