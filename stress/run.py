@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from rich.console import Console
@@ -33,6 +34,8 @@ from .verify import Verification, check, verify
 
 #: --verify reads orders created since the run started minus this (clock differences)
 VERIFY_CLOCK_MARGIN_S = 600.0
+#: runs up to this many orders build them all before the clock starts (about 1 KB each)
+PREBUILD_MAX = 200_000
 #: exit codes: the run passed / it ran but missed the bar / it could not run as asked
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -103,8 +106,13 @@ async def run_stress(
     await _check_verifiable(config)
     generator = OrderGenerator(config.run_id, config.region_mix, config.invalid_ratio, config.seed)
     planned = config.planned_orders()
-    # Orders are built before the clock starts, so generation never slows the sending down.
-    orders: Iterable[GeneratedOrder] = generator.take(planned) if planned else iter(generator)
+    # Orders are built before the clock starts, so generation never slows the sending down;
+    # only a run too long to hold them all in memory builds them as it goes.
+    orders: Iterable[GeneratedOrder]
+    if planned is not None and planned <= PREBUILD_MAX:
+        orders = generator.take(planned)
+    else:
+        orders = islice(generator, planned)
     recorder = Recorder()
     target = _target(config, recorder)
     async with target:
