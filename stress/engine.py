@@ -12,6 +12,7 @@ A target's ``send`` never raises; an unexpected exception is still recorded, as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from itertools import islice
@@ -56,7 +57,7 @@ async def run_closed(
     async def sender() -> None:
         for unit in shared:
             started = recorder.now()
-            if duration is not None and started >= duration:
+            if recorder.stop.is_set() or (duration is not None and started >= duration):
                 return
             await _send_safely(send, unit, started, recorder)
 
@@ -85,7 +86,10 @@ async def run_open(
             intended = index / units_per_second
             delay = recorder.t0 + intended - time.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(recorder.stop.wait(), delay)
+            if recorder.stop.is_set():
+                return
             await _send_safely(send, unit, intended, recorder)
 
     await asyncio.gather(*(sender() for _ in range(max(1, senders))))

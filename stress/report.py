@@ -145,6 +145,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(errors)
     if report["verify"] is not None:
         print_verification(report["verify"], console)
+    if report.get("interrupted"):
+        console.print("[yellow]interrupted: the figures cover the orders sent before Ctrl-C[/]")
     verdict = "[green]PASSED[/]" if report["passed"] else "[red]FAILED[/]"
     console.print(f"result: {verdict}")
 

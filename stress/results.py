@@ -6,6 +6,7 @@ all processes of the machine, so worker processes' times line up with the parent
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class Recorder:
     results: list[OrderResult] = field(default_factory=list)
     #: how late each unit left compared with its intended time: the tool keeping up, or not
     send_lags: list[float] = field(default_factory=list)
+    #: set to stop sending (Ctrl-C): orders in flight finish, the report covers what was sent
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     sent: int = 0
     committed: int = 0
     rejected: int = 0

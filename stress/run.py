@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ VERIFY_CLOCK_MARGIN_S = 600.0
 #: runs up to this many orders build them all before the clock starts (about 1 KB each)
 PREBUILD_MAX = 200_000
 #: exit codes: the run passed / it ran but missed the bar / it could not run as asked
-EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -52,6 +53,8 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
+        if self.report.get("interrupted"):
+            return EXIT_INTERRUPTED
         return EXIT_PASSED if self.passed else EXIT_FAILED
 
 
@@ -95,12 +98,15 @@ async def run_stress(
     config: StressConfig,
     console: Console | None = None,
     before_verify: Callable[[], Awaitable[None]] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunOutcome:
     """Run ``config`` and return the report; the caller decides what a failure means.
 
     ``before_verify`` runs after the last order and before ``--verify`` reads the shards: the
     demo waits there for a node it killed to rejoin (its shard must be readable to prove nothing
     was lost), and a test tampers with a shard there to prove verification notices.
+    Setting ``stop`` ends the sending early; the orders in flight finish and are reported, and
+    the report says ``interrupted``.
     """
     console = console or Console(stderr=True)
     await _check_verifiable(config)
@@ -113,7 +119,7 @@ async def run_stress(
         orders = generator.take(planned)
     else:
         orders = islice(generator, planned)
-    recorder = Recorder()
+    recorder = Recorder(stop=stop or asyncio.Event())
     target = _target(config, recorder)
     async with target:
         # Everything built so far (the orders, imported modules) lives until the end; frozen, the
@@ -154,7 +160,11 @@ async def run_stress(
             )
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
-    report = build_report(config, stats, recorder.started_at, verification, passed)
+    interrupted = recorder.stop.is_set()
+    report = build_report(
+        config, stats, recorder.started_at, verification, passed and not interrupted
+    )
+    report["interrupted"] = interrupted
     if config.report is not None and not config.report_to_stdout:
         write_report(report, config.report)
     if config.plot is not None:
@@ -163,14 +173,31 @@ async def run_stress(
     return RunOutcome(report, results, verification)
 
 
+async def _interruptible(config: StressConfig, console: Console) -> RunOutcome:
+    """The first Ctrl-C stops sending and still reports; a second one aborts."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def first_interrupt() -> None:
+        console.print("[yellow]stopping: finishing the orders in flight (Ctrl-C again aborts)[/]")
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)  # the next Ctrl-C is a KeyboardInterrupt
+
+    loop.add_signal_handler(signal.SIGINT, first_interrupt)
+    try:
+        return await run_stress(config, console, stop=stop)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
     """The CLI's path: run on uvloop when available, then print the tables."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard] on Linux
-        outcome = asyncio.run(run_stress(config, console))
+        outcome = asyncio.run(_interruptible(config, console))
     else:
-        outcome = uvloop.run(run_stress(config, console))
+        outcome = uvloop.run(_interruptible(config, console))
     print_report(outcome.report, console)
     if config.report_to_stdout:
         console.file.write(json.dumps(outcome.report, separators=(",", ":")) + "\n")

@@ -46,6 +46,7 @@ def assert_report_schema(report: dict[str, Any]) -> None:
             bucket
         )
     assert isinstance(report["passed"], bool)
+    assert report["interrupted"] is False
     assert report["config"]["seed"] == 0 or isinstance(report["config"]["seed"], int)
 
 

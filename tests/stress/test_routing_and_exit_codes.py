@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from localmode.processes import free_port
+from localmode.processes import free_port, wait_until
 from tests.conftest import NodeFactory, RunningNode
-from tests.stress.conftest import run_cli, stored_orders, write_document
+from tests.stress.conftest import CLEAN_ENV, STRESS, run_cli, stored_orders, write_document
 
 
 def test_orders_of_a_dead_home_node_fall_back_to_the_nearest_region(
@@ -101,3 +104,32 @@ def test_report_dash_prints_the_json_report_after_the_tables(
     report = json.loads(last)
     assert report["totals"]["committed"] == 20
     assert any("committed on a warehouse" in line for line in tables)
+
+
+def test_ctrl_c_stops_sending_and_still_reports_what_was_sent(
+    three_nodes: dict[str, RunningNode], routing_file: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    argv = [str(STRESS), "--target", "nodes", "--routing", str(routing_file), "--run-id", "int"]
+    argv += ["--rate", "50/s", "--duration", "60s", "--report", str(report)]
+    process = subprocess.Popen(
+        argv, env=os.environ | CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(
+            lambda: sum(len(stored_orders(n, "int-")) for n in three_nodes.values()) >= 20,
+            timeout=30,
+            what="the first orders to be stored",
+        )
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    result = json.loads(report.read_text())
+    assert result["interrupted"] is True and result["passed"] is False
+    assert 20 <= result["totals"]["orders"] < 3000  # stopped long before the 60 s schedule ended
+    assert result["totals"]["committed"] == result["totals"]["orders"]  # in-flight ones finished
+    stored = sum(len(stored_orders(n, "int-")) for n in three_nodes.values())
+    assert stored == result["totals"]["committed"]
+    assert "interrupted" in stdout
