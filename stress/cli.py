@@ -8,9 +8,10 @@ bad flag, an unreadable routing document, Airflow unreachable) — always with a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +24,7 @@ from .errors import StressError
 from .run import EXIT_USAGE, run_and_print
 
 PROG = "orders-stress"
+T = TypeVar("T")
 
 
 class TargetName(StrEnum):
@@ -33,10 +35,8 @@ class TargetName(StrEnum):
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
 
 
-def _parsed(parser, value):  # type: ignore[no-untyped-def]
-    """Wrap a config parser so its ValueError becomes a usage error naming the flag."""
-    if value is None:
-        return None
+def _parsed(parser: Callable[[str], T], value: str) -> T:
+    """Run a config parser; its ValueError (which names the flag) becomes a usage error."""
     try:
         return parser(value)
     except ValueError as exc:
@@ -115,11 +115,12 @@ def stress(
     ] = 3,
     progress: Annotated[bool, typer.Option(help="show the live progress bar")] = True,
 ) -> int:
-    rate_per_s = _parsed(parse_rate, rate)
-    duration_s = _parsed(parse_duration, duration)
+    rate_per_s = None if rate is None else _parsed(parse_rate, rate)
+    duration_s = None if duration is None else _parsed(parse_duration, duration)
     mix = _parsed(parse_region_mix, regions or "")
     if orders is None and duration_s is None:
         orders = 1000
+    console = Console()  # the report goes to stdout; errors to stderr
     if batch_size > 1 and target is not TargetName.airflow:
         raise typer.BadParameter("applies to --target airflow only", param_hint="--batch-size")
     config = StressConfig(
@@ -146,9 +147,8 @@ def stress(
         min_success=min_success,
         report=report,
         plot=plot,
-        progress=progress and sys.stderr.isatty(),
+        progress=progress and console.is_terminal,
     )
-    console = Console(stderr=False)
     outcome = run_and_print(config, console)
     return outcome.exit_code
 
