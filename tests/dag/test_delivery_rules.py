@@ -21,7 +21,7 @@ from order_workflow_lib.settings import WorkflowSettings
 from localmode.nodes import node_process
 from localmode.processes import free_port
 from order_contracts.source import load_routing_document
-from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, RunningNode
+from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, NodeFactory, RunningNode
 from tests.support.fault_proxy import FaultProxy
 from tests.support.orders import order, stored_ids, write_routing
 
@@ -205,3 +205,23 @@ def test_tls_is_prepared_only_when_a_node_url_is_https() -> None:
 
     assert not needs_tls(["http://127.0.0.1:8000", None])
     assert needs_tls(["http://a:8000", "HTTPS://b:8443"])
+
+
+def test_an_order_no_warehouse_could_take_is_assigned_on_a_later_try(
+    tmp_path: Path, node_factory: NodeFactory
+) -> None:
+    node = node_factory("HCM")
+    node.process.stop()
+    routing = write_routing(tmp_path / "r.json", {"HCM": node.url})
+    payload = order("HCM")
+    runner = Runner({"order": payload}, routing, max_tries=3)
+    assert runner.decisions["HCM"]["region"] is None  # assign found nobody
+
+    first = runner.run(1)
+    node.process.start(READY_TIMEOUT)
+    second = runner.run(2)
+
+    assert first.pending == [payload["order_id"]]
+    assert (second.results[0]["status"], second.results[0]["assigned_node"]) == ("created", "HCM")
+    assert "assigned on a retry" in second.results[0]["reason"]
+    assert stored_ids(node) == [payload["order_id"]]
