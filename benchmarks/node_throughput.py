@@ -219,10 +219,29 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
         f"  info  durable / raw HTTP echo       ratio {durable['rps'] / raw['rps']:6.2f}"
         "  (raw: no parsing or validation at all)"
     )
-    integrity = durable.get("stored") == durable["sent_total"] and durable["non_2xx"] == 0
+    integrity = all(
+        r.get("stored") == r["sent_total"] and r["non_2xx"] == 0
+        for r in results
+        if r["variant"] == "durable"
+    )
     ok &= integrity
-    print(f"  {'PASS' if integrity else 'FAIL'}  every POST got a 2xx and is a stored row")
+    print(f"  {'PASS' if integrity else 'FAIL'}  every durable POST got a 2xx and is a stored row")
+    cpu = {v: median_cpu(results, v) for v in ("raw", "echo", "durable", "health@1M")}
+    print(
+        "  info  server CPU per request, median of rounds: "
+        + ", ".join(f"{v} {us:.0f} us" for v, us in cpu.items())
+    )
+    print(
+        f"        durable costs {cpu['durable'] / cpu['echo']:.2f} x echo's CPU: CPU-bound, durable"
+        f" throughput would be {cpu['echo'] / cpu['durable']:.2f} x echo (other load on the"
+        " machine skews this far less than req/s)"
+    )
     return ok
+
+
+def median_cpu(results: list[Result], variant: str) -> float:
+    values = sorted(r["cpu_us_per_request"] for r in results if r["variant"] == variant)
+    return values[len(values) // 2]
 
 
 def main() -> int:
@@ -235,7 +254,10 @@ def main() -> int:
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--client-cpu", default="1")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--report-from", type=Path, help="print the report of a saved --json")
     args = parser.parse_args()
+    if args.report_from:
+        return 0 if report(json.loads(args.report_from.read_text()), args) else 1
     work = Path(tempfile.mkdtemp(prefix="node-bench-"))
     print(f"node benchmark, work dir {work}, load average {os.getloadavg()[0]:.2f}", flush=True)
     results: list[Result] = []
