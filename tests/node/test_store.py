@@ -175,3 +175,34 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         OrderStore(path).open()
     assert isinstance(caught.value.__cause__, SchemaTooNew)
+
+
+def test_created_at_never_decreases_even_when_the_clock_steps_back(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    future = datetime.now(UTC) + timedelta(hours=1)  # as if the clock had been ahead, then fixed
+    earlier = OrderStore(path).open()
+    earlier.import_orders([(order("from-the-future"), "HCM", future)])
+    earlier.close()
+    store = OrderStore(path).open()
+    try:
+        later = asyncio.run(store.create(order("after-the-step"), "HCM")).record
+        assert later.created_at >= utc_timestamp(future)
+    finally:
+        store.close()
+
+
+def test_since_pages_start_at_the_first_matching_order(store: OrderStore) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    store.import_orders(
+        (order(f"t-{i}", ("HCM", "HN")[i % 2]), "HCM", base + timedelta(minutes=i))
+        for i in range(10)
+    )
+    since = utc_timestamp(base + timedelta(minutes=4))
+    first = store.list_page(limit=3, since=since)
+    assert [r.order_id for r in first.records] == ["t-4", "t-5", "t-6"]
+    assert first.next_cursor is not None
+    rest = store.list_page(limit=10, after=first.next_cursor, since=since)
+    assert [r.order_id for r in rest.records] == ["t-7", "t-8", "t-9"]
+    hn = store.list_page(limit=10, home_region="HN", since=since)
+    assert [r.order_id for r in hn.records] == ["t-5", "t-7", "t-9"]
+    assert store.list_page(limit=10, since=utc_timestamp(base + timedelta(days=1))).records == []

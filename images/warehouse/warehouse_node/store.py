@@ -166,6 +166,7 @@ class OrderStore:
         self._reader_lock = threading.Lock()
         self._open = False
         self._count = 0
+        self._last_created_at = ""
         self._last_error: str | None = None
         # Group commit statistics, read by the metrics layer (plain ints: no lock needed).
         self.commits = 0
@@ -183,6 +184,8 @@ class OrderStore:
             conn = _connect(self.path, self.synchronous, timeout=0.0)
             migrate(conn)
             self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
+            latest = conn.execute("SELECT max(created_at) FROM orders").fetchone()[0]
+            self._last_created_at = str(latest or "")
         except (OSError, sqlite3.Error, SchemaTooNew) as exc:
             if conn is not None:
                 conn.close()
@@ -303,7 +306,10 @@ class OrderStore:
     async def _commit_group(self, batch: list[_Pending]) -> None:
         assert self._writer is not None and self._disk is not None
         conn, loop = self._writer, asyncio.get_running_loop()
-        now = utc_timestamp()
+        # created_at never decreases along seq, even if the wall clock steps back: that lets a
+        # ``since`` filter start from one index seek instead of sorting what matches.
+        now = max(utc_timestamp(), self._last_created_at)
+        self._last_created_at = now
         results: list[CreateResult | BaseException] = []
         created = 0
         try:
@@ -434,7 +440,12 @@ class OrderStore:
         since: str | None = None,
     ) -> Page:
         """Orders with ``seq > after`` in ``seq`` order (keyset pagination: stable under
-        concurrent inserts, no OFFSET scans). ``since`` is a :func:`utc_timestamp` string."""
+        concurrent inserts, no OFFSET scans). ``since`` is a :func:`utc_timestamp` string.
+
+        Every page walks an index in ``seq`` order and stops after ``limit`` rows, however big
+        the table: ``since`` becomes a starting ``seq`` (created_at never decreases along
+        seq), and the ``+created_at`` keeps SQLite from sorting all matches by creation time.
+        """
         clauses, params = ["seq > ?"], [after]
         if home_region:
             clauses.append("home_region = ?")
@@ -443,11 +454,20 @@ class OrderStore:
             clauses.append("fulfilled_by = ?")
             params.append(fulfilled_by)  # type: ignore[arg-type]
         if since:
-            clauses.append("created_at >= ?")
+            clauses.append("+created_at >= ?")
             params.append(since)  # type: ignore[arg-type]
         sql = f"SELECT {_COLUMNS} FROM orders WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
         try:
-            rows = self._reader().execute(sql, (*params, limit + 1)).fetchall()
+            reader = self._reader()
+            if since:
+                first = reader.execute(
+                    "SELECT seq FROM orders WHERE created_at >= ? ORDER BY created_at, seq LIMIT 1",
+                    (since,),
+                ).fetchone()
+                if first is None:
+                    return Page([], None)
+                params[0] = max(after, int(first[0]) - 1)
+            rows = reader.execute(sql, (*params, limit + 1)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"the order database could not be read: {exc}") from exc
         records = [OrderRecord.from_row(r) for r in rows[:limit]]
