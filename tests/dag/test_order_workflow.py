@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -188,3 +189,25 @@ def test_a_4xx_from_the_node_fails_the_order_without_retries(
     result = run.only_order()
     assert (result["status"], result["attempts"]) == ("rejected", 1)
     assert "bearer token" in result["detail"]
+
+
+def test_the_node_token_comes_from_the_warehouse_api_connection(
+    order_dag: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    node_factory: NodeFactory,
+) -> None:
+    guarded = node_factory("HCM", env={"NODE_API_TOKEN": "s3cret-token"})
+    routing = write_routing(tmp_path / "r.json", {"HCM": guarded.url})
+    monkeypatch.setenv("ORDER_ROUTING_SOURCE", str(routing))
+    monkeypatch.delenv("NODE_API_TOKEN")  # no env token: the connection is read
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE_API", json.dumps({"conn_type": "http", "password": "s3cret-token"})
+    )
+    payload = order("HCM")
+
+    run = run_dag(order_dag, {"order": payload})
+
+    assert run.state == "success"
+    assert run.only_order()["status"] == "created"
+    assert stored_ids(guarded, token="s3cret-token") == [payload["order_id"]]

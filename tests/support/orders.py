@@ -6,8 +6,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from order_contracts.regions import configured_proximity
 from order_contracts.routing import RegionObservation, build_routing_document
 from tests.conftest import RunningNode
@@ -35,11 +33,11 @@ def order(region: str = "HCM", **extra: Any) -> dict[str, Any]:
     }
 
 
-def stored_ids(node: RunningNode) -> list[str]:
+def stored_ids(node: RunningNode, token: str | None = None) -> list[str]:
     """Every order id stored on ``node`` (all pages)."""
     ids: list[str] = []
     cursor: str | None = None
-    with httpx.Client(base_url=node.url, timeout=10.0) as client:
+    with node.client(token) as client:
         while True:
             params: dict[str, Any] = {"limit": 1000}
             if cursor:
