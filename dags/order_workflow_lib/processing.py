@@ -192,7 +192,8 @@ def _deliver(
     if not groups:
         return
     width = settings.node_concurrency
-    limits = httpx.Limits(max_connections=width * len(groups), max_keepalive_connections=width)
+    connections = width * len(groups)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     timeout = httpx.Timeout(settings.node_timeout, connect=min(settings.node_timeout, 5.0))
     with http.client([url for _, url in groups], timeout=timeout, limits=limits) as client:
 
