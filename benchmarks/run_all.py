@@ -24,7 +24,7 @@ def main() -> int:
     for module in BENCHMARKS:
         print(f"\n=== {module} ===", flush=True)
         started = time.monotonic()
-        code = subprocess.call([sys.executable, "-m", module, *sys.argv[1:]])
+        code = subprocess.call([sys.executable, "-m", module])
         print(f"=== {module}: exit {code} after {time.monotonic() - started:.0f}s ===", flush=True)
         if code != 0:
             failed.append(module)
