@@ -41,7 +41,7 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
     try:
         wait_until(
             lambda: (d := read(out)) is not None and len(d.ready_regions()) == 3,
-            10,
+            30,
             what="all three regions ready",
         )
         first = read(out)
@@ -50,7 +50,7 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
         three_nodes["HN"].process.kill()
         wait_until(
             lambda: (d := read(out)) is not None and not d.regions["HN"].ready,
-            10,
+            30,
             what="HN not ready",
         )
         down = read(out)
@@ -60,7 +60,7 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
         three_nodes["HN"].process.start(ready_timeout=60)
         wait_until(
             lambda: (d := read(out)) is not None and d.regions["HN"].ready,
-            10,
+            30,
             what="HN ready again",
         )
 
