@@ -31,12 +31,11 @@ from typing import Any, cast
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
-from order_workflow_lib.assignment import MemoProbe, plan
-from order_workflow_lib.intake import Intake, InvalidRun, read_conf
-from order_workflow_lib.processing import process as process_orders
 from order_workflow_lib.settings import WorkflowSettings
 
-from order_contracts.source import load_routing_document
+# Every task process parses this file again, so the schema, routing and delivery modules are
+# imported inside the tasks that need them (Airflow's advice for top-level code): a task pays
+# only for its own imports, and the DAG processor for none of them.
 
 log = logging.getLogger("order_workflow")
 results_log = logging.getLogger("order_workflow.result")
@@ -84,8 +83,10 @@ class _NoStore:
     default_args={"retries": 0},
 )
 def order_workflow() -> None:
-    @task
+    @task(show_return_value_in_logs=False)
     def ingest() -> dict[str, Any]:
+        from order_workflow_lib.intake import InvalidRun, read_conf
+
         conf = get_current_context()["dag_run"].conf
         settings = WorkflowSettings.from_env()
         try:
@@ -102,17 +103,27 @@ def order_workflow() -> None:
         )
         return dict(intake)
 
-    @task(retries=RETRIES, retry_delay=RETRY_DELAY)
+    @task(retries=RETRIES, retry_delay=RETRY_DELAY, show_return_value_in_logs=False)
     def assign(intake: dict[str, Any]) -> dict[str, Any]:
         """The plan: the orders (passed on, so process reads one XCom) and a decision per region."""
+        from order_workflow_lib.assignment import MemoProbe, plan
+
+        from order_contracts.source import load_routing_document
+
         settings = WorkflowSettings.from_env()
         document = load_routing_document()
         with MemoProbe(settings.health_timeout) as probe:
             decisions = plan(document, intake["orders"], probe)
         return {"intake": intake, "generation": document.generation, "decisions": decisions}
 
-    @task(retries=RETRIES, retry_delay=RETRY_DELAY)
+    # Its return value is logged per order as JSON lines already (logger order_workflow.result).
+    @task(retries=RETRIES, retry_delay=RETRY_DELAY, show_return_value_in_logs=False)
     def process(routing: dict[str, Any]) -> dict[str, Any]:
+        from order_workflow_lib.intake import Intake
+        from order_workflow_lib.processing import process as process_orders
+
+        from order_contracts.source import load_routing_document
+
         context = get_current_context()
         ti = context["ti"]
         settings = WorkflowSettings.from_env()
@@ -130,6 +141,7 @@ def order_workflow() -> None:
         for line in outcome.results:
             results_log.info(json.dumps(line, sort_keys=True))
         summary = outcome.xcom(intake["mode"])
+        log.info("try %d of %d: %s", ti.try_number, ti.max_tries + 1, json.dumps(summary["counts"]))
         if outcome.pending:
             raise DeliveryIncomplete(
                 f"{len(outcome.pending)} order(s) not committed yet, retrying: "
