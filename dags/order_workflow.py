@@ -83,7 +83,9 @@ class _NoStore:
     default_args={"retries": 0},
 )
 def order_workflow() -> None:
-    @task(show_return_value_in_logs=False)
+    # Invalid input raises AirflowFailException, which Airflow never retries; the retries are for
+    # the infrastructure (a lost XCom write when the api-server is overloaded, seen in the demo).
+    @task(retries=RETRIES, retry_delay=RETRY_DELAY, show_return_value_in_logs=False)
     def ingest() -> dict[str, Any]:
         from order_workflow_lib.intake import InvalidRun, read_conf
 

@@ -39,7 +39,7 @@ def test_only_assign_and_process_retry_with_the_configured_delay(order_dag: Any)
     tasks = {t.task_id: t for t in order_dag.tasks}
 
     # ORDER_PROCESS_RETRIES=3, ORDER_RETRY_DELAY_SECONDS=1 in tests/dag/conftest.py
-    assert tasks["ingest"].retries == 0
+    assert (tasks["ingest"].retries, tasks["ingest"].retry_delay) == (3, timedelta(seconds=1))
     assert (tasks["process"].retries, tasks["process"].retry_delay) == (3, timedelta(seconds=1))
     assert (tasks["assign"].retries, tasks["assign"].retry_delay) == (3, timedelta(seconds=1))
 
