@@ -95,3 +95,31 @@ def test_dag_settings_are_passed_as_environment(values, monkeypatch):
 def test_jobs_are_not_helm_hooks_so_that_wait_works(values):
     assert values["migrateDatabaseJob"]["useHelmHooks"] is False
     assert values["createUserJob"]["useHelmHooks"] is False
+
+
+SHIPPED_TUNING = (
+    "API__WORKERS",
+    "CORE__PARALLELISM",
+    "CORE__MAX_ACTIVE_RUNS_PER_DAG",
+    "CORE__MAX_ACTIVE_TASKS_PER_DAG",
+    "CORE__DEFAULT_POOL_TASK_SLOT_COUNT",
+    "SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME",
+    "SCHEDULER__MAX_TIS_PER_QUERY",
+    "SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE",
+)
+
+
+@pytest.mark.parametrize("key", SHIPPED_TUNING)
+def test_should_ship_the_local_modes_tuned_airflow_settings(values, key):
+    from localmode.airflow import AirflowSettings
+
+    section, option = key.lower().split("__")
+    tuned = AirflowSettings().airflow_env()[f"AIRFLOW__{key}"]
+    assert float(values["config"][section][option]) == float(tuned)
+
+
+def test_should_cap_the_dags_active_runs_like_the_local_mode(values):
+    from localmode.airflow import AirflowSettings
+
+    env = {item["name"]: item["value"] for item in values["env"]}
+    assert env["ORDER_MAX_ACTIVE_RUNS"] == AirflowSettings().airflow_env()["ORDER_MAX_ACTIVE_RUNS"]
