@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from order_contracts.envvars import env_float, env_int
 from order_contracts.labels import ROUTING_CONFIGMAP
 from order_contracts.regions import ConfigError, Proximity, parse_proximity
 
@@ -31,32 +32,6 @@ def _pod_namespace() -> str:
         return SERVICEACCOUNT_NAMESPACE.read_text().strip() or "default"
     except OSError:
         return "default"
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-    if value < minimum:
-        raise ConfigError(f"{name}: {value} is below the minimum {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: {raw!r} is not a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}: {value} is below the minimum {minimum}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -106,12 +81,12 @@ class ControllerConfig:
             proximity=parse_proximity(env.get("ORDER_PROXIMITY")),
             peering=env.get("CONTROLLER_PEERING", DEFAULT_PEERING).strip(),
             priority=priority,
-            peering_lifetime=_int(
+            peering_lifetime=env_int(
                 env, "CONTROLLER_PEERING_LIFETIME", DEFAULT_PEERING_LIFETIME, minimum=1
             ),
-            metrics_port=_int(env, "METRICS_PORT", DEFAULT_METRICS_PORT),
-            resync_seconds=_float(
+            metrics_port=env_int(env, "METRICS_PORT", DEFAULT_METRICS_PORT),
+            resync_seconds=env_float(
                 env, "CONTROLLER_RESYNC_SECONDS", DEFAULT_RESYNC_SECONDS, minimum=0.1
             ),
-            watch_timeout=_int(env, "CONTROLLER_WATCH_TIMEOUT", 300, minimum=1),
+            watch_timeout=env_int(env, "CONTROLLER_WATCH_TIMEOUT", 300, minimum=1),
         )

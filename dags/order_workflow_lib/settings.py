@@ -6,7 +6,7 @@ time (timeouts, concurrency, batch size), so the same variables work under the L
 
 | variable | default | meaning |
 | --- | --- | --- |
-| ``ORDER_PROCESS_RETRIES`` | 3 | retries of the assign and process tasks |
+| ``ORDER_PROCESS_RETRIES`` | 3 | retries of each task (invalid input is never retried) |
 | ``ORDER_RETRY_DELAY_SECONDS`` | 60 | delay between those retries |
 | ``ORDER_MAX_ACTIVE_RUNS`` | 32 | runs of the DAG at once |
 | ``ORDER_MAX_BATCH`` | 500 | most orders in one ``{"orders": [...]}`` run |
@@ -23,22 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-class SettingsError(ValueError):
-    """An ``ORDER_*`` variable that cannot be used; the message names it."""
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
-    return value
+from order_contracts.envvars import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -56,12 +41,12 @@ class WorkflowSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkflowSettings:
         env = os.environ if env is None else env
         return cls(
-            process_retries=int(_number(env, "ORDER_PROCESS_RETRIES", 3, 0)),
-            retry_delay_seconds=_number(env, "ORDER_RETRY_DELAY_SECONDS", 60.0, 0),
-            max_active_runs=int(_number(env, "ORDER_MAX_ACTIVE_RUNS", 32, 1)),
-            max_batch=int(_number(env, "ORDER_MAX_BATCH", 500, 1)),
-            node_timeout=_number(env, "ORDER_NODE_TIMEOUT_SECONDS", 10.0, 0.1),
-            health_timeout=_number(env, "ORDER_HEALTH_TIMEOUT_SECONDS", 2.0, 0.1),
-            node_concurrency=int(_number(env, "ORDER_NODE_CONCURRENCY", 8, 1)),
+            process_retries=env_int(env, "ORDER_PROCESS_RETRIES", 3, 0),
+            retry_delay_seconds=env_float(env, "ORDER_RETRY_DELAY_SECONDS", 60.0, 0),
+            max_active_runs=env_int(env, "ORDER_MAX_ACTIVE_RUNS", 32, 1),
+            max_batch=env_int(env, "ORDER_MAX_BATCH", 500, 1),
+            node_timeout=env_float(env, "ORDER_NODE_TIMEOUT_SECONDS", 10.0, 0.1),
+            health_timeout=env_float(env, "ORDER_HEALTH_TIMEOUT_SECONDS", 2.0, 0.1),
+            node_concurrency=env_int(env, "ORDER_NODE_CONCURRENCY", 8, 1),
             connection_id=env.get("ORDER_NODE_CONN_ID", "").strip() or "warehouse_api",
         )
