@@ -349,7 +349,10 @@ def print_summary(result: DemoResult) -> None:
     console.print(f"Airflow order_workflow runs: {states or 'none'}")
     verdict = "[green]PASSED[/green]" if result.passed else "[red]FAILED[/red]"
     console.print(f"Verification: lost {lost}, duplicated {duplicated} — {verdict}")
-    console.print(f"Report: {result.report_path} (plots beside it)")
+    shown = result.report_path
+    with contextlib.suppress(ValueError):
+        shown = shown.relative_to(Path.cwd())
+    console.print(f"Report: {shown} (plots beside it)")
 
 
 async def _run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> DemoResult:
