@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from PIL import Image
 from rich.console import Console
 
@@ -102,11 +103,21 @@ def test_open_loop_latency_includes_the_time_a_stalled_node_made_orders_wait(
         progress=False,
     )
 
+    async def stall_once_sending() -> None:
+        # Stall only once orders flow (the run's own start-up time varies with machine load),
+        # so the stall certainly falls inside the schedule.
+        async with httpx.AsyncClient(base_url=hn.url, timeout=2.0) as client:
+            while (await client.get("/health")).json()["orders"] < 5:
+                await asyncio.sleep(0.005)
+        os.kill(hn.process.pid, signal.SIGSTOP)
+        await asyncio.sleep(0.6)
+        os.kill(hn.process.pid, signal.SIGCONT)
+
     async def stalled_run() -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.4, os.kill, hn.process.pid, signal.SIGSTOP)
-        loop.call_later(1.0, os.kill, hn.process.pid, signal.SIGCONT)
-        return (await run_stress(config, Console(quiet=True))).report
+        stall = asyncio.create_task(stall_once_sending())
+        report = (await run_stress(config, Console(quiet=True))).report
+        await stall
+        return report
 
     try:
         report = asyncio.run(stalled_run())
