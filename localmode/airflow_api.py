@@ -72,8 +72,8 @@ def _xcom_path(dag_id: str, run_id: str, task_id: str, key: str) -> str:
     return f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
 
 
-class AirflowClient:
-    """Blocking client. ``AirflowClient("http://127.0.0.1:8080", "admin", "admin")``."""
+class _Connection:
+    """What both clients hold: where Airflow is, the login, and the options of their HTTP pool."""
 
     def __init__(
         self,
@@ -86,15 +86,27 @@ class AirflowClient:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
         self._token: str | None = None
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": timeout,
+            "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
+        }
+
+    def _login_body(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+class AirflowClient(_Connection):
+    """Blocking client. ``AirflowClient("http://127.0.0.1:8080", "admin", "admin")``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._http = httpx.Client(**self._http_options)
 
     def token(self) -> str:
         """A fresh JWT from ``POST /auth/token`` (also used for every later request)."""
-        response = self._http.post(
-            "/auth/token", json={"username": self.username, "password": self.password}
-        )
+        response = self._http.post("/auth/token", json=self._login_body())
         self._token = str(_check(response)["access_token"])
         return self._token
 
@@ -180,29 +192,16 @@ class AirflowClient:
         self.close()
 
 
-class AsyncAirflowClient:
+class AsyncAirflowClient(_Connection):
     """The same API for asyncio code (the stress tool's closed- and open-loop modes)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        username: str,
-        password: str,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_connections: int = 100,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.username = username
-        self.password = password
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, limits=limits)
-        self._token: str | None = None
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._http = httpx.AsyncClient(**self._http_options)
         self._login = asyncio.Lock()
 
     async def token(self) -> str:
-        response = await self._http.post(
-            "/auth/token", json={"username": self.username, "password": self.password}
-        )
+        response = await self._http.post("/auth/token", json=self._login_body())
         self._token = str(_check(response)["access_token"])
         return self._token
 
