@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .processes import ManagedProcess, free_port
+from .processes import ManagedProcess, console_script, free_port
 
 
 def node_command() -> list[str]:
-    """The installed console script, or the module when running from a bare checkout."""
-    script = shutil.which("warehouse-node") or str(Path(sys.executable).parent / "warehouse-node")
-    if Path(script).exists():
-        return [script]
-    return [sys.executable, "-m", "warehouse_node.cli"]
+    return console_script("warehouse-node", "warehouse_node.cli")
 
 
 def node_process(

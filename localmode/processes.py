@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+
+def console_script(name: str, module: str) -> list[str]:
+    """The command of one of our console scripts: the installed script (this venv's first, so
+    it works without an activated venv), or ``python -m module`` from a bare checkout."""
+    script = shutil.which(name) or str(Path(sys.executable).parent / name)
+    return [script] if Path(script).exists() else [sys.executable, "-m", module]
 
 
 def free_port() -> int:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -24,7 +22,7 @@ from order_contracts.routing import RoutingDocument
 
 from .airflow import AirflowSettings, LocalAirflow, local_airflow
 from .nodes import node_process
-from .processes import ManagedProcess, free_port, wait_until
+from .processes import ManagedProcess, console_script, free_port, wait_until
 
 ROUTING_POLL_INTERVAL = 0.25
 
@@ -84,22 +82,6 @@ class LocalStack:
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.node_token}"}
 
-    def stress_env(self) -> dict[str, str]:
-        """What ``orders-stress`` needs to reach Airflow and, for ``--verify``, the nodes."""
-        env = {"NODE_API_TOKEN": self.node_token, "ORDER_ROUTING_SOURCE": str(self.routing_file)}
-        if self.airflow is not None:
-            env |= {
-                "AIRFLOW_API_URL": self.airflow.url,
-                "AIRFLOW_USERNAME": self.airflow.username,
-                "AIRFLOW_PASSWORD": self.airflow.password,
-            }
-        return env
-
-
-def _console_script(name: str, module: str) -> list[str]:
-    script = shutil.which(name) or str(Path(sys.executable).parent / name)
-    return [script] if Path(script).exists() else [sys.executable, "-m", module]
-
 
 def start_nodes(stack: LocalStack, regions: tuple[str, ...], env: Mapping[str, str]) -> None:
     processes = {}
@@ -120,7 +102,7 @@ def start_nodes(stack: LocalStack, regions: tuple[str, ...], env: Mapping[str, s
 def start_routing_source(stack: LocalStack) -> None:
     port = free_port()
     argv = [
-        *_console_script("orders-routing-source", "localmode.routing_source"),
+        *console_script("orders-routing-source", "localmode.routing_source"),
         "--out",
         str(stack.routing_file),
         "--history",

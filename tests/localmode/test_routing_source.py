@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import httpx
 
-from localmode.processes import ManagedProcess, free_port, wait_until
+from localmode.processes import ManagedProcess, console_script, free_port, wait_until
 from order_contracts.routing import RoutingDocument
 from order_contracts.source import load_routing_document
 
 
 def routing_source_process(nodes, tmp_path: Path) -> tuple[ManagedProcess, Path, Path, str]:
     out, history, port = tmp_path / "routing.json", tmp_path / "history.jsonl", free_port()
-    script = shutil.which("orders-routing-source") or str(
-        Path(sys.executable).parent / "orders-routing-source"
-    )
-    argv = [script, "--out", str(out), "--history", str(history), "--port", str(port)]
+    argv = [*console_script("orders-routing-source", "localmode.routing_source")]
+    argv += ["--out", str(out), "--history", str(history), "--port", str(port)]
     argv += ["--interval", "0.2"]
     for region, node in nodes.items():
         argv += ["--node", f"{region}={node.url}"]
