@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from order_contracts.labels import PART_OF, PART_OF_LABEL, ROUTING_KEY, WAREHOUSE_SELECTOR
+from order_contracts.labels import PART_OF, PART_OF_LABEL, ROUTED_SELECTOR, ROUTING_KEY
 
 from .observe import SERVICE_NAME_LABEL
 
@@ -112,7 +112,7 @@ class KubeApi:
         response = await asyncio.to_thread(
             self._core.list_namespaced_service,
             self.namespace,
-            label_selector=WAREHOUSE_SELECTOR,
+            label_selector=ROUTED_SELECTOR,
             _preload_content=False,
             _request_timeout=REQUEST_TIMEOUT,
         )

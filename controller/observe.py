@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from order_contracts.labels import (
+    COMPONENT_FOLLOWER,
     COMPONENT_LABEL,
     COMPONENT_WAREHOUSE,
     REGION_LABEL,
@@ -30,12 +31,15 @@ Body = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class ServiceSummary:
-    """The part of a warehouse Service the routing document needs."""
+    """The part of a warehouse (or follower) Service the routing document needs."""
 
     name: str
     region: str
     url: str
     headless: bool
+    #: a read-only follower's Service (component ``warehouse-follower``): a read URL, never a
+    #: region's write URL
+    follower: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,10 @@ class SliceSummary:
 
 
 def is_warehouse_service(body: Body) -> bool:
+    """A labelled primary or follower Service of a region."""
     labels = body.get("metadata", {}).get("labels") or {}
-    return bool(labels.get(COMPONENT_LABEL) == COMPONENT_WAREHOUSE and labels.get(REGION_LABEL))
+    component = labels.get(COMPONENT_LABEL)
+    return bool(component in (COMPONENT_WAREHOUSE, COMPONENT_FOLLOWER) and labels.get(REGION_LABEL))
 
 
 def service_port(body: Body) -> int:
@@ -75,6 +81,7 @@ def service_summary(body: Body) -> ServiceSummary | None:
         region=normalize_region(str(meta["labels"][REGION_LABEL])),
         url=f"http://{name}.{namespace}.svc:{service_port(body)}",
         headless=body.get("spec", {}).get("clusterIP") == "None",
+        follower=meta["labels"][COMPONENT_LABEL] == COMPONENT_FOLLOWER,
     )
 
 
@@ -104,18 +111,30 @@ def slice_summary(body: Body) -> SliceSummary | None:
 def observations(
     services: Iterable[ServiceSummary], slices: Iterable[SliceSummary]
 ) -> list[RegionObservation]:
-    """One observation per region: its Service's URL and its ready endpoints.
+    """One observation per region: its Service's URL, its ready endpoints, its read URLs.
 
     When several Services claim one region (a StatefulSet's headless Service next to the
     ClusterIP one), the ClusterIP Service wins, then the first by name, so the URL is stable.
+    A follower Service adds its URL to the region's read URLs while it has a ready endpoint
+    (headless follower Services are skipped: the ClusterIP one balances over the same pods). A
+    region with followers but no primary Service is not routable and gets no observation.
     """
     ready_by_service: dict[str, set[str]] = {}
     for item in slices:
         ready_by_service.setdefault(item.service, set()).update(item.ready)
     chosen: dict[str, ServiceSummary] = {}
+    reads: dict[str, list[str]] = {}
     for svc in sorted(services, key=lambda s: (s.headless, s.name)):
-        chosen.setdefault(svc.region, svc)
+        if not svc.follower:
+            chosen.setdefault(svc.region, svc)
+        elif not svc.headless and ready_by_service.get(svc.name):
+            reads.setdefault(svc.region, []).append(svc.url)
     return [
-        RegionObservation(region, svc.url, len(ready_by_service.get(svc.name, ())))
+        RegionObservation(
+            region,
+            svc.url,
+            len(ready_by_service.get(svc.name, ())),
+            tuple(reads.get(region, ())),
+        )
         for region, svc in sorted(chosen.items())
     ]

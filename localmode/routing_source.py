@@ -5,7 +5,8 @@ reachable and not ``down`` counts as one ready endpoint. The document is built b
 ``build_routing_document`` the controller uses, written atomically to a file (for
 ``ORDER_ROUTING_SOURCE=/path``) and served over HTTP (for ``ORDER_ROUTING_SOURCE=http://...``).
 Every change is appended to a JSON-lines history so a test or the demo can prove the region
-went not-ready and came back.
+went not-ready and came back. Followers (``--follower REGION=URL``) are polled the same way; the
+ones that answer and are not ``down`` become the region's ``readUrls``.
 """
 
 from __future__ import annotations
@@ -51,14 +52,17 @@ class LocalRoutingSource:
         out_path: Path,
         history_path: Path | None = None,
         timeout: float = 1.0,
+        followers: dict[str, list[str]] | None = None,
     ):
         self.nodes = nodes
+        self.followers = followers or {}
         self.proximity = proximity
         self.out_path = out_path
         self.history_path = history_path
         self.document: RoutingDocument | None = None
         self._client = httpx.Client(timeout=timeout)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(nodes)))
+        probes = len(nodes) + sum(len(urls) for urls in self.followers.values())
+        self._pool = ThreadPoolExecutor(max_workers=max(1, probes))
         self._lock = threading.Lock()
 
     def poll_once(self) -> RoutingDocument:
@@ -66,8 +70,15 @@ class LocalRoutingSource:
         counts = self._pool.map(
             lambda r: probe_ready_endpoints(self._client, self.nodes[r]), regions
         )
+        followers = [(r, url) for r in regions for url in self.followers.get(r, [])]
+        serving = self._pool.map(lambda f: probe_ready_endpoints(self._client, f[1]), followers)
+        reads: dict[str, list[str]] = {}
+        for (region, url), up in zip(followers, serving, strict=True):
+            if up:
+                reads.setdefault(region, []).append(url)
         observations = [
-            RegionObservation(r, self.nodes[r], n) for r, n in zip(regions, counts, strict=True)
+            RegionObservation(r, self.nodes[r], n, tuple(reads.get(r, ())))
+            for r, n in zip(regions, counts, strict=True)
         ]
         with self._lock:
             previous = self.document
@@ -153,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--node", action="append", type=parse_node, required=True, help="REGION=URL, once per node"
     )
+    parser.add_argument(
+        "--follower",
+        action="append",
+        type=parse_node,
+        default=[],
+        help="REGION=URL of a read-only follower, once per follower (its region's readUrls)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="routing.json to keep current")
     parser.add_argument("--history", type=Path, help="append every change as a JSON line")
     parser.add_argument("--host", default="127.0.0.1")
@@ -160,7 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
     args = parser.parse_args(argv)
     configure_json_logging()
-    source = LocalRoutingSource(dict(args.node), configured_proximity(), args.out, args.history)
+    followers: dict[str, list[str]] = {}
+    for region, url in args.follower:
+        followers.setdefault(region, []).append(url)
+    source = LocalRoutingSource(
+        dict(args.node), configured_proximity(), args.out, args.history, followers=followers
+    )
     source.poll_once()
     if args.port:
         source.serve(args.host, args.port)

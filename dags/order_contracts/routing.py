@@ -29,6 +29,9 @@ class RegionRoute(BaseModel):
     fallback: list[str]
     #: proximity tier of each other region (1 = nearest); equal tiers are broken by load
     proximity_rank: dict[str, int] = Field(default_factory=dict, alias="proximityRank")
+    #: read-only followers of this region's shard that serve now (GET /order/{id}, GET /orders);
+    #: empty when the region has none (and in documents written before followers existed)
+    read_urls: list[str] = Field(default_factory=list, alias="readUrls")
 
 
 class RoutingDocument(BaseModel):
@@ -52,11 +55,15 @@ class RoutingDocument(BaseModel):
 
 @dataclass(frozen=True)
 class RegionObservation:
-    """What the builder needs to know of one region: where it is and how many endpoints serve."""
+    """What the builder needs to know of one region: where it is and how many endpoints serve.
+
+    ``read_urls`` are the region's followers that serve reads now (not-ready ones left out).
+    """
 
     region: str
     url: str
     ready_endpoints: int
+    read_urls: tuple[str, ...] = ()
 
 
 def build_routing_document(
@@ -84,6 +91,7 @@ def build_routing_document(
             ready_endpoints=obs.ready_endpoints,
             fallback=sorted(nearest_first, key=lambda r: r not in ready),
             proximity_rank={r: ranks.get(r, unknown_rank) for r in nearest_first},
+            read_urls=list(obs.read_urls),
         )
     if previous is not None and previous.regions == regions:
         return previous

@@ -26,6 +26,7 @@ from controller.cli import run as run_controller
 from controller.config import ControllerConfig
 from localmode.processes import free_port
 from order_contracts.labels import (
+    COMPONENT_FOLLOWER,
     COMPONENT_LABEL,
     COMPONENT_WAREHOUSE,
     REGION_LABEL,
@@ -70,8 +71,15 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-def service(region: str, name: str | None = None, port_name: str = "http") -> dict[str, Any]:
-    name = name or f"orders-warehouse-{region.lower()}"
+def service(
+    region: str,
+    name: str | None = None,
+    port_name: str = "http",
+    component: str = COMPONENT_WAREHOUSE,
+    headless: bool = False,
+) -> dict[str, Any]:
+    default = "follower" if component == COMPONENT_FOLLOWER else "warehouse"
+    name = name or f"orders-{default}-{region.lower()}"
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -80,9 +88,12 @@ def service(region: str, name: str | None = None, port_name: str = "http") -> di
             "namespace": NAMESPACE,
             "resourceVersion": RESOURCE_VERSION,
             "uid": f"uid-{name}",
-            "labels": {COMPONENT_LABEL: COMPONENT_WAREHOUSE, REGION_LABEL: region},
+            "labels": {COMPONENT_LABEL: component, REGION_LABEL: region},
         },
-        "spec": {"ports": [{"name": port_name, "port": 8000, "targetPort": 8000}]},
+        "spec": {
+            "ports": [{"name": port_name, "port": 8000, "targetPort": 8000}],
+            **({"clusterIP": "None"} if headless else {}),
+        },
     }
 
 

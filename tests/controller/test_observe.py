@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from controller.index import ClusterIndex
 from controller.observe import service_port, service_summary, slice_summary
+from order_contracts.labels import COMPONENT_FOLLOWER
 from order_contracts.routing import RegionObservation
 from tests.controller.conftest import NAMESPACE, endpoint_slice, service
 
@@ -140,3 +141,41 @@ def test_should_replay_events_during_a_listing_in_arrival_order():
     index.apply_slice("MODIFIED", endpoint_slice(HCM, ready=2))
     index.replace([service("HCM")], [endpoint_slice(HCM, ready=1)])
     assert index.observations()[0].ready_endpoints == 2
+
+
+FOLLOWER = "orders-follower-hcm"
+
+
+def test_should_list_a_serving_follower_as_a_read_url_never_as_the_write_url():
+    index = ClusterIndex()
+    index.apply_service("ADDED", service("HCM"))
+    index.apply_slice("ADDED", endpoint_slice(HCM, ready=1))
+    index.apply_service("ADDED", service("HCM", component=COMPONENT_FOLLOWER))
+    index.apply_service(
+        "ADDED", service("HCM", FOLLOWER + "-headless", component=COMPONENT_FOLLOWER, headless=True)
+    )
+    index.apply_slice("ADDED", endpoint_slice(FOLLOWER, ready=1))
+    index.apply_slice("ADDED", endpoint_slice(FOLLOWER + "-headless", ready=1))
+    assert index.observations() == [
+        RegionObservation(
+            "HCM",
+            f"http://{HCM}.{NAMESPACE}.svc:8000",
+            1,
+            (f"http://{FOLLOWER}.{NAMESPACE}.svc:8000",),
+        )
+    ]
+
+
+def test_should_leave_out_a_follower_without_ready_endpoints():
+    index = ClusterIndex()
+    index.apply_service("ADDED", service("HCM"))
+    index.apply_service("ADDED", service("HCM", component=COMPONENT_FOLLOWER))
+    index.apply_slice("ADDED", endpoint_slice(FOLLOWER, ready=0, not_ready=1))
+    assert index.observations()[0].read_urls == ()
+
+
+def test_should_not_make_a_region_of_a_follower_alone():
+    index = ClusterIndex()
+    index.apply_service("ADDED", service("HCM", component=COMPONENT_FOLLOWER))
+    index.apply_slice("ADDED", endpoint_slice(FOLLOWER, ready=1))
+    assert index.observations() == []

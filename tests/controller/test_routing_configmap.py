@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from order_contracts.labels import ROUTING_CONFIGMAP, ROUTING_KEY
+from order_contracts.labels import COMPONENT_FOLLOWER, ROUTING_CONFIGMAP, ROUTING_KEY
 from tests.controller.conftest import (
     CONFIGMAPS,
     NAMESPACE,
@@ -52,6 +52,7 @@ async def test_should_write_the_document_for_services_and_their_slices(cluster, 
             "readyEndpoints": 1,
             "fallback": ["HN", "HCM"],
             "proximityRank": {"HN": 1, "HCM": 2},
+            "readUrls": [],
         },
         "HCM": {
             "url": f"http://{HCM}.{NAMESPACE}.svc:8000",
@@ -59,6 +60,7 @@ async def test_should_write_the_document_for_services_and_their_slices(cluster, 
             "readyEndpoints": 2,
             "fallback": ["DN", "HN"],
             "proximityRank": {"DN": 1, "HN": 2},
+            "readUrls": [],
         },
         "HN": {
             "url": f"http://{HN}.{NAMESPACE}.svc:8000",
@@ -66,6 +68,7 @@ async def test_should_write_the_document_for_services_and_their_slices(cluster, 
             "readyEndpoints": 1,
             "fallback": ["DN", "HCM"],
             "proximityRank": {"DN": 1, "HCM": 2},
+            "readUrls": [],
         },
     }
 
@@ -225,3 +228,29 @@ async def test_should_export_metrics_of_the_document(cluster, operators):
         return await gauges() == (1.0, 2.0, 1.0, 0.0)
 
     await eventually(exported, what="generation 1, 2 ready regions, 1 creation, no errors")
+
+
+async def test_should_fill_read_urls_from_the_follower_service_while_it_serves(cluster, operators):
+    follower = "orders-follower-hcm"
+    await three_regions(cluster)
+    await cluster.create(SERVICES, service("HCM", component=COMPONENT_FOLLOWER))
+    await cluster.create(SLICES, endpoint_slice(follower, ready=1))
+    await operators()
+
+    read_url = f"http://{follower}.{NAMESPACE}.svc:8000"
+    await eventually(
+        lambda: (d := cluster.routing()) is not None and d.regions["HCM"].read_urls == [read_url],
+        what="HCM's follower in readUrls",
+    )
+    document = cluster.routing()
+    assert document is not None
+    assert document.regions["HCM"].url == f"http://{HCM}.{NAMESPACE}.svc:8000"
+    assert document.regions["HN"].read_urls == [] and document.regions["DN"].read_urls == []
+
+    await cluster.patch(SLICES, f"{follower}-abcde", {"endpoints": []})
+    await eventually(
+        lambda: (d := cluster.routing()) is not None and d.regions["HCM"].read_urls == [],
+        what="a follower without ready endpoints to leave readUrls",
+    )
+    after = cluster.routing()
+    assert after is not None and after.generation > document.generation

@@ -12,13 +12,17 @@ from order_contracts.routing import RoutingDocument
 from order_contracts.source import load_routing_document
 
 
-def routing_source_process(nodes, tmp_path: Path) -> tuple[ManagedProcess, Path, Path, str]:
+def routing_source_process(
+    nodes, tmp_path: Path, followers: tuple[str, ...] = ()
+) -> tuple[ManagedProcess, Path, Path, str]:
     out, history, port = tmp_path / "routing.json", tmp_path / "history.jsonl", free_port()
     argv = [*console_script("orders-routing-source", "localmode.routing_source")]
     argv += ["--out", str(out), "--history", str(history), "--port", str(port)]
     argv += ["--interval", "0.2"]
     for region, node in nodes.items():
         argv += ["--node", f"{region}={node.url}"]
+    for follower in followers:
+        argv += ["--follower", follower]
     url = f"http://127.0.0.1:{port}/routing.json"
     process = ManagedProcess("routing-source", argv, tmp_path / "routing-source.log", ready_url=url)
     return process, out, history, url
@@ -32,7 +36,12 @@ def read(path: Path) -> RoutingDocument | None:
 
 
 def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three_nodes, tmp_path):
-    process, out, history, url = routing_source_process(three_nodes, tmp_path)
+    # Any node answering /health stands in for HCM's follower here (the source only probes
+    # health); a follower that does not answer stays out of readUrls.
+    dead = f"http://127.0.0.1:{free_port()}"
+    serving = three_nodes["DN"].url
+    followers = (f"HCM={dead}", f"HCM={serving}")
+    process, out, history, url = routing_source_process(three_nodes, tmp_path, followers)
     process.start(ready_timeout=30)
     try:
         wait_until(
@@ -42,6 +51,8 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
         )
         first = read(out)
         assert first is not None
+        assert first.regions["HCM"].read_urls == [serving]
+        assert first.regions["HN"].read_urls == []
 
         three_nodes["HN"].process.kill()
         wait_until(
