@@ -49,6 +49,7 @@ def test_document_has_the_design_shape():
         "readyEndpoints": 1,
         "fallback": ["DN", "HN"],
         "proximityRank": {"DN": 1, "HN": 2},
+        "readUrls": [],
     }
     assert RoutingDocument.from_json(doc.to_json()) == doc
 
