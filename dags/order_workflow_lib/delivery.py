@@ -17,6 +17,8 @@ outcome            when                                                   may ha
                    node provably did not process the request
 ``ambiguous``      500/502/504, read timeout, connection reset after the  yes
                    request was sent: it may have been stored
+``placed_at_home`` not a request to the node: its home region's follower  yes (committed)
+                   has the order (see :mod:`.followers`)
 =================  =====================================================  =================
 """
 
@@ -36,9 +38,11 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"
     NOT_DELIVERED = "not_delivered"
     AMBIGUOUS = "ambiguous"
+    #: the home node was down, its follower holds the order: committed at home
+    PLACED_AT_HOME = "placed_at_home"
 
 
-COMMITTED = frozenset({Outcome.CREATED, Outcome.REPLAYED})
+COMMITTED = frozenset({Outcome.CREATED, Outcome.REPLAYED, Outcome.PLACED_AT_HOME})
 #: outcomes after which another try of the same order makes sense (the issue: 409 and 429 too)
 RETRYABLE = frozenset({Outcome.CONFLICT, Outcome.NOT_DELIVERED, Outcome.AMBIGUOUS})
 

@@ -24,6 +24,7 @@ from order_contracts.routing import RoutingDocument
 from . import http
 from .assignment import Decision, MemoProbe, decide
 from .delivery import Outcome, post_order
+from .followers import settle_from_followers
 from .intake import Intake, describe
 from .progress import (
     AMBIGUOUS,
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 LEDGER_KEY = "order_ledger"
 #: statuses after which nothing is left to do for the order and nothing went wrong
-DONE_OK = frozenset({Outcome.CREATED.value, Outcome.REPLAYED.value})
+DONE_OK = frozenset({Outcome.CREATED.value, Outcome.REPLAYED.value, Outcome.PLACED_AT_HOME.value})
 #: final statuses that a re-run of the task (cleared by an operator) tries again
 RETRY_ON_RERUN = frozenset({FAILED, AMBIGUOUS, UNROUTABLE, Outcome.CONFLICT.value})
 
@@ -267,6 +268,9 @@ def run_try(
         needs_routing = last_try or any(p["node"] is None for p in pending)
         if needs_routing and _route_pending(pending, last_try, load_document, probe):
             save(ledger)  # the move is on record before any request goes to the new node
+        timeout = settings.health_timeout
+        settle_from_followers(pending, load_document, probe, token, try_number, timeout)
+    pending = [p for p in pending if p["status"] == PENDING]
     _deliver(pending, orders, settings, token, try_number)
     ledger["recorded_try"] = try_number
     still = [p for p in pending if p["status"] == PENDING]

@@ -31,9 +31,10 @@ from ..results import OrderResult, Outcome, Recorder
 #: on the api-server; the committed latency does not depend on it (the DAG records that time)
 POLL_INTERVAL_S = 0.5
 # The process task's per-order statuses (dags/order_workflow_lib/delivery.py and progress.py):
-# created / replayed are committed; rejected (a node's 4xx) and invalid (ingest) are refusals;
+# created / replayed / placed_at_home (its home follower holds it) are committed; rejected (a
+# node's 4xx) and invalid (ingest) are refusals;
 # failed, ambiguous, unroutable, conflict and pending mean the order did not get through.
-COMMITTED = frozenset({"created", "replayed"})
+COMMITTED = frozenset({"created", "replayed", "placed_at_home"})
 REFUSED = frozenset({"rejected", "invalid"})
 
 

@@ -225,3 +225,42 @@ def test_an_order_no_warehouse_could_take_is_assigned_on_a_later_try(
     assert (second.results[0]["status"], second.results[0]["assigned_node"]) == ("created", "HCM")
     assert "assigned on a retry" in second.results[0]["reason"]
     assert stored_ids(node) == [payload["order_id"]]
+
+
+def test_an_in_doubt_order_its_home_follower_holds_is_placed_at_home_not_rerouted(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    """HCM stores the order, the answer is lost, HCM stays down: its follower settles it.
+
+    The real HCM node answers the follower's reads here (what a follower restored from HCM's
+    replica would hold); the proxy in front of it is HCM's write URL and goes down.
+    """
+    held, lost = order("HCM"), order("HCM")
+    with FaultProxy(
+        three_nodes["HCM"].url, script=["forward_reset", "reset"], default="reset"
+    ) as proxy:
+        proxy.health_down_after = 2
+        routing = write_routing(
+            tmp_path / "r.json",
+            urls(three_nodes, HCM=proxy.url),
+            read_urls={"HCM": [f"http://127.0.0.1:{free_port()}", three_nodes["HCM"].url]},
+        )
+        runner = Runner({"orders": [held, lost]}, routing, max_tries=2, concurrency=1)
+        first = runner.run(1)
+        last = runner.run(2)
+
+    assert sorted(first.pending) == sorted([held["order_id"], lost["order_id"]])
+    results = {r["order_id"]: r for r in last.results}
+    placed = results[held["order_id"]]
+    assert (placed["status"], placed["assigned_node"], placed["fallback_used"]) == (
+        "placed_at_home",
+        "HCM",
+        False,
+    )
+    assert "placed at home" in placed["detail"] and three_nodes["HCM"].url in placed["detail"]
+    # Not on the follower: still in doubt, kept on HCM (never re-routed), reported ambiguous.
+    doubt = results[lost["order_id"]]
+    assert (doubt["status"], doubt["assigned_node"]) == ("ambiguous", "HCM")
+    assert last.undelivered and lost["order_id"] in last.undelivered[0]
+    assert stored_ids(three_nodes["HCM"]) == [held["order_id"]]
+    assert stored_ids(three_nodes["DN"]) == stored_ids(three_nodes["HN"]) == []

@@ -11,11 +11,18 @@ from order_contracts.routing import RegionObservation, build_routing_document
 from tests.conftest import RunningNode
 
 
-def write_routing(path: Path, nodes: dict[str, str], ready: dict[str, bool] | None = None) -> Path:
+def write_routing(
+    path: Path,
+    nodes: dict[str, str],
+    ready: dict[str, bool] | None = None,
+    read_urls: dict[str, list[str]] | None = None,
+) -> Path:
     """A routing document for ``region → url``, built by the builder the controller uses."""
-    ready = ready or {}
+    ready, read_urls = ready or {}, read_urls or {}
     observations = [
-        RegionObservation(region, url, 1 if ready.get(region, True) else 0)
+        RegionObservation(
+            region, url, 1 if ready.get(region, True) else 0, tuple(read_urls.get(region, ()))
+        )
         for region, url in nodes.items()
     ]
     document = build_routing_document(observations, configured_proximity())
