@@ -18,7 +18,7 @@ DAG and the stress tool share this rule and cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,6 +33,8 @@ class Lookup(StrEnum):
 
 #: (follower base URL, order id) → what that follower says
 FollowerLookup = Callable[[str, str], Lookup]
+#: the same for asyncio callers (the stress tool)
+AsyncFollowerLookup = Callable[[str, str], Awaitable[Lookup]]
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,29 @@ def resolve_in_doubt(
     The first follower that has it settles it; followers after it are not asked. Without a
     ``FOUND`` the verdict is "still in doubt" and the caller keeps today's rule.
     """
-    said: list[str] = []
+    said: list[tuple[str, Lookup]] = []
     for url in read_urls:
-        answer = lookup(url, order_id)
+        said.append((url, lookup(url, order_id)))
+        if said[-1][1] is Lookup.FOUND:
+            break
+    return verdict(order_id, home_region, said)
+
+
+async def resolve_in_doubt_async(
+    order_id: str, home_region: str, read_urls: Iterable[str], lookup: AsyncFollowerLookup
+) -> InDoubtResolution:
+    """:func:`resolve_in_doubt` with an awaitable lookup (same order, same stop, same verdict)."""
+    said: list[tuple[str, Lookup]] = []
+    for url in read_urls:
+        said.append((url, await lookup(url, order_id)))
+        if said[-1][1] is Lookup.FOUND:
+            break
+    return verdict(order_id, home_region, said)
+
+
+def verdict(order_id: str, home_region: str, said: list[tuple[str, Lookup]]) -> InDoubtResolution:
+    """The rule: placed at home iff some follower found the order; else still in doubt."""
+    for url, answer in said:
         if answer is Lookup.FOUND:
             return InDoubtResolution(
                 True,
@@ -65,12 +87,12 @@ def resolve_in_doubt(
                 f"order {order_id} is on {home_region}'s follower {url}: placed at home "
                 "(the home node committed it before it went away; not sent anywhere else)",
             )
-        said.append(f"{url} {answer.value}")
-    asked = "; ".join(said) if said else f"{home_region} has no serving follower"
+    asked = "; ".join(f"{url} {answer.value}" for url, answer in said)
     return InDoubtResolution(
         False,
         None,
-        f"order {order_id} still in doubt ({asked}); not re-routed, asked again on the next try",
+        f"order {order_id} still in doubt ({asked or f'{home_region} has no serving follower'}); "
+        "not re-routed, asked again on the next try",
     )
 
 

@@ -11,6 +11,9 @@ Never twice: an order whose request never reached a node (connection refused) ma
 next fallback. An order whose answer was lost after it was sent may already be stored there, so
 it is retried on that same node only (the node's idempotency turns a retry into a 200), and if
 the node stays silent it is reported as failed rather than risking a second copy elsewhere.
+While such an order's home node is down, its followers (``readUrls``) are asked first: one that
+holds the order settles it as committed at home (:mod:`order_contracts.in_doubt`, the DAG's
+rule too).
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ import aiohttp
 from yarl import URL
 
 from order_contracts.health import Health
+from order_contracts.in_doubt import (
+    InDoubtResolution,
+    Lookup,
+    lookup_from_status,
+    resolve_in_doubt_async,
+)
 from order_contracts.routing import (
     Assignment,
     NoWarehouseAvailable,
@@ -185,7 +194,13 @@ class NodesTarget:
         attempts = 0  # POSTs made, as reported
         retries = 0  # POSTs that may be repeated are bounded by max_attempts
         cause = "no attempt made"
+        doubt = ""  # what the home's followers said last time, when asked
         while retries < self.max_attempts:
+            if pinned is not None and self._home_down(order, pinned):
+                verdict = await self._ask_followers(order)
+                if verdict.placed_at_home:
+                    return self._placed_at_home(order, intended, attempts, verdict)
+                doubt = f"; {verdict.reason}"
             if pinned is None:
                 try:
                     assignment = self._assign(order, excluded)
@@ -241,7 +256,51 @@ class NodesTarget:
             hint = ": check --node-token" if status == 401 else ""
             cause = f"HTTP {status} from {region}{hint}"
             break
-        return OrderResult.of(order, intended, now(), "failed", attempts=attempts, cause=cause)
+        if pinned is not None and self._home_down(order, pinned):
+            verdict = await self._ask_followers(order)  # a last look before reporting a failure
+            if verdict.placed_at_home:
+                return self._placed_at_home(order, intended, attempts, verdict)
+            doubt = f"; {verdict.reason}"
+        return OrderResult.of(
+            order, intended, now(), "failed", attempts=attempts, cause=cause + doubt
+        )
+
+    # --- in doubt --------------------------------------------------------------------------
+
+    def _home_down(self, order: GeneratedOrder, pinned: Assignment) -> bool:
+        """The order is in doubt on its home node, and that node does not serve now."""
+        if pinned.region != order.region:
+            return False
+        health = self._probe(pinned.region, pinned.url)
+        return health is None or health.status == "down"
+
+    async def _lookup(self, url: str, order_id: str) -> Lookup:
+        assert self._session is not None
+        try:
+            async with self._session.get(f"{url.rstrip('/')}/order/{order_id}") as response:
+                return lookup_from_status(response.status)
+        except (aiohttp.ClientError, TimeoutError):
+            return Lookup.UNKNOWN
+
+    async def _ask_followers(self, order: GeneratedOrder) -> InDoubtResolution:
+        assert self.document is not None
+        route = self.document.regions.get(order.region)
+        read_urls = route.read_urls if route is not None else []
+        return await resolve_in_doubt_async(order.order_id, order.region, read_urls, self._lookup)
+
+    def _placed_at_home(
+        self, order: GeneratedOrder, intended: float, attempts: int, verdict: InDoubtResolution
+    ) -> OrderResult:
+        return OrderResult.of(
+            order,
+            intended,
+            self.recorder.now(),
+            "committed",
+            warehouse=order.region,
+            fallback=False,
+            attempts=attempts,
+            cause=verdict.reason,
+        )
 
     def _committed(
         self,

@@ -45,7 +45,12 @@ def write_routing(nodes: dict[str, RunningNode], path: Path) -> Path:
     return path
 
 
-def write_document(routes: dict[str, str], path: Path, fallback: bool = False) -> Path:
+def write_document(
+    routes: dict[str, str],
+    path: Path,
+    fallback: bool = False,
+    read_urls: dict[str, list[str]] | None = None,
+) -> Path:
     """A hand-made document: every region ready at ``url``; no fallback unless asked."""
     document = RoutingDocument(
         generation=1,
@@ -56,6 +61,7 @@ def write_document(routes: dict[str, str], path: Path, fallback: bool = False) -
                 ready=True,
                 ready_endpoints=1,
                 fallback=[r for r in routes if r != region] if fallback else [],
+                read_urls=(read_urls or {}).get(region, []),
             )
             for region, url in routes.items()
         },

@@ -62,3 +62,27 @@ def test_a_refused_request_moves_to_the_fallback(
     assert outcome.report["fallbacks"]["routes"] == {"HCM->DN": 1}
     assert stored_orders(hcm, "refused-") == []
     assert outcome.report["verify"]["ok"] is True
+
+
+def test_an_order_in_doubt_on_a_dead_home_is_settled_by_its_follower(
+    three_nodes: dict[str, RunningNode], tmp_path: Path
+) -> None:
+    """HCM stores the order and dies before answering: HCM's follower proves it is there.
+
+    The real HCM node answers the follower's reads (what a follower of HCM's replica holds);
+    the proxy is HCM's write URL and refuses every connection after the first POST.
+    """
+    hcm, dn = three_nodes["HCM"], three_nodes["DN"]
+    with FaultProxy(hcm.url, script=["forward_die"]) as proxy:
+        routing = write_document(
+            {"HCM": proxy.url, "DN": dn.url},
+            tmp_path / "routing.json",
+            fallback=True,
+            read_urls={"HCM": [hcm.url]},
+        )
+        outcome = hcm_orders(routing, "doubt", 1)
+    (result,) = outcome.results
+    assert (result.outcome, result.warehouse, result.fallback) == ("committed", "HCM", False)
+    assert result.cause is not None and "placed at home" in result.cause
+    assert [o["order_id"] for o in stored_orders(hcm, "doubt-")] == [result.order_id]
+    assert stored_orders(dn, "doubt-") == []

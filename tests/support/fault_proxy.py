@@ -7,7 +7,9 @@ Tests put its URL in the routing document instead of the node's, then script wha
 * ``"500"`` / ``"503"`` / any status — answered by the proxy; the node never sees it;
 * ``"forward_reset"`` — passed to the node (which stores the order), then the connection is
   dropped without an answer: the client cannot know the order was stored;
-* ``"reset"`` — the connection is dropped without forwarding.
+* ``"reset"`` — the connection is dropped without forwarding;
+* ``"forward_die"`` — like ``forward_reset``, then the proxy stops listening: every later
+  connection is refused (a node that died mid-request, its order stored).
 
 After the script, ``default`` applies. ``GET /health`` is forwarded until ``health_down_after``
 POSTs have arrived, then answered 503 with the node's report marked ``down``. Everything else
@@ -117,6 +119,10 @@ class FaultProxy:
                 elif action == "forward_reset":
                     proxy.forward("POST", self.path, body, self._headers())
                     self._drop()
+                elif action == "forward_die":
+                    proxy.forward("POST", self.path, body, self._headers())
+                    self._drop()
+                    proxy.die()
                 elif action == "reset":
                     self._drop()
                 else:
@@ -128,6 +134,15 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         self._thread.start()
         return self
+
+    def die(self) -> None:
+        """Stop listening (from a handler thread: ``shutdown`` waits for the serve loop)."""
+
+        def close() -> None:
+            self._server.shutdown()
+            self._server.server_close()
+
+        threading.Thread(target=close, daemon=True).start()
 
     def stop(self) -> None:
         self._server.shutdown()
