@@ -57,9 +57,9 @@ class DemoOptions:
     seconds: float = 100.0
     #: the node is killed once this share of phase 1 is committed ...
     kill_at: float = 0.25
-    #: ... and stays down at least down_s, until min_fallbacks of its orders went elsewhere or
-    #: restart_at of phase 1 is committed, but never longer than max_down_s (below the DAG's
-    #: retry budget: retries x retry delay)
+    #: ... and stays down at least down_s, until min_fallbacks of its orders went elsewhere (or
+    #: at least one did and restart_at of phase 1 is committed), but never longer than
+    #: max_down_s (below the DAG's retry budget: retries x retry delay)
     down_s: float = 10.0
     min_fallbacks: int = 5
     restart_at: float = 0.6
@@ -197,12 +197,14 @@ async def _chaos(stack: LocalStack, options: DemoOptions, chaos: Chaos, planned:
             down = time.monotonic() - killed
             if down >= options.max_down_s:
                 break
-            if down >= options.down_s and (
-                await _fallback_orders(client, stack, region) - fallback_base
-                >= options.min_fallbacks
-                or await committed() >= planned * options.restart_at
-            ):
-                break
+            if down >= options.down_s:
+                fallbacks = await _fallback_orders(client, stack, region) - fallback_base
+                # A restart with no fallback yet would leave the story unproven: wait for at
+                # least one unless max_down_s runs out.
+                if fallbacks >= options.min_fallbacks or (
+                    fallbacks > 0 and await committed() >= planned * options.restart_at
+                ):
+                    break
             await asyncio.sleep(0.25)
     chaos.restarted_at = datetime.now(UTC)
     chaos.down_s = time.monotonic() - killed
