@@ -11,6 +11,8 @@ NAMESPACE=${NAMESPACE:-orders}
 # "airflow-api-server": the two release names are fixed.
 ORDERS_RELEASE=orders
 AIRFLOW_RELEASE=airflow
+# the stress Job is named per release revision (charts/orders/templates/stress-job.yaml)
+STRESS_SELECTOR="app.kubernetes.io/instance=$ORDERS_RELEASE,app.kubernetes.io/component=stress"
 APP_VERSION=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$root/charts/orders/Chart.yaml")
 WAREHOUSE_IMAGE=${WAREHOUSE_IMAGE:-regional-orders/warehouse:$APP_VERSION}
 AIRFLOW_IMAGE=${AIRFLOW_IMAGE:-regional-orders/airflow:$APP_VERSION}
@@ -53,7 +55,19 @@ install_orders() {
     --wait --timeout 10m
 }
 
+# ensure_secret NAME KEY: a Secret holding one random value, created once and never replaced,
+# so that re-running the install (helm upgrade) keeps Airflow's keys and restarts nothing.
+ensure_secret() {
+  if ! kubectl -n "$NAMESPACE" get secret "$1" >/dev/null 2>&1; then
+    kubectl -n "$NAMESPACE" create secret generic "$1" \
+      --from-literal="$2=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
+  fi
+}
+
 install_airflow() {
+  # charts/airflow-values.yaml: apiSecretKeySecretName and jwtSecretName
+  ensure_secret orders-airflow-api-secret-key api-secret-key
+  ensure_secret orders-airflow-jwt-secret jwt-secret
   say "installing the official Airflow chart $AIRFLOW_CHART_VERSION as release $AIRFLOW_RELEASE"
   helm repo add apache-airflow "$AIRFLOW_CHART_REPO" --force-update >/dev/null
   helm upgrade --install "$AIRFLOW_RELEASE" apache-airflow/airflow \
@@ -62,6 +76,8 @@ install_airflow() {
     -f "$root/charts/airflow-values.yaml" \
     --set images.airflow.repository="$(image_name "$AIRFLOW_IMAGE")" \
     --set images.airflow.tag="$(image_tag "$AIRFLOW_IMAGE")" \
+    --set images.pod_template.repository="$(image_name "$AIRFLOW_IMAGE")" \
+    --set images.pod_template.tag="$(image_tag "$AIRFLOW_IMAGE")" \
     --wait --timeout 20m
 }
 
@@ -92,8 +108,8 @@ Run the stress Job (1000 orders through Airflow, then read every shard back):
   kubectl -n $NAMESPACE create secret generic airflow-login --from-literal=username=admin --from-literal=password=admin
   helm upgrade $ORDERS_RELEASE $root/charts/orders -n $NAMESPACE --reuse-values \\
     --set stress.enabled=true --set stress.airflowCredentialsSecret=airflow-login
-  kubectl -n $NAMESPACE wait --for=condition=complete --timeout=30m job/$ORDERS_RELEASE-stress
-  kubectl -n $NAMESPACE logs job/$ORDERS_RELEASE-stress
+  kubectl -n $NAMESPACE wait --for=condition=complete --timeout=30m job -l $STRESS_SELECTOR
+  kubectl -n $NAMESPACE logs -l $STRESS_SELECTOR --tail=-1
 
 Or from this machine through the port-forward:
   .venv/bin/orders-stress --endpoint http://localhost:8080 --orders 1000 --concurrency 10

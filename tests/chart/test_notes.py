@@ -20,7 +20,12 @@ def test_notes_name_the_commands_for_the_rendered_objects():
     assert "get secret orders-node-token" in notes
     assert "get configmap warehouse-routing" in notes
     assert "port-forward svc/airflow-api-server 8080:8080" in notes
-    assert "job/orders-stress" in notes
+    # the stress Job is named per revision: found by its labels
+    assert (
+        "wait --for=condition=complete --timeout=30m job"
+        " -l app.kubernetes.io/instance=orders,app.kubernetes.io/component=stress"
+    ) in notes
+    assert "job/orders-stress" not in notes  # stress is off: no Job of this revision
     assert "any pod in the cluster can reach" not in notes
 
 
@@ -28,3 +33,7 @@ def test_notes_follow_the_first_region_and_warn_without_network_policies():
     notes = _notes("--set", "regions[0].name=SGN", "--set", "networkPolicy.enabled=false")
     assert "port-forward svc/orders-warehouse-sgn 8000:8000" in notes
     assert "any pod in the cluster can reach the warehouses" in notes
+
+
+def test_notes_name_this_revisions_stress_job_when_it_runs():
+    assert "job/orders-stress-1 " in _notes("--set", "stress.enabled=true")

@@ -88,5 +88,5 @@ def test_should_bind_workers_in_another_namespace_and_the_stress_job():
         {"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"},
         {"kind": "ServiceAccount", "name": "orders-stress", "namespace": "orders"},
     ]
-    job = one(docs, "Job", "orders-stress")
+    job = one(docs, "Job", "orders-stress-1")
     assert job["spec"]["template"]["spec"]["serviceAccountName"] == "orders-stress"

@@ -22,7 +22,7 @@ def test_should_run_orders_stress_through_airflow_with_the_values_flags():
             }
         }
     )
-    job = one(docs, "Job", "orders-stress")
+    job = one(docs, "Job", "orders-stress-1")
     assert job["spec"]["backoffLimit"] == 0
     spec = job["spec"]["template"]["spec"]
     assert spec["restartPolicy"] == "Never"
@@ -50,7 +50,7 @@ def test_should_send_straight_to_the_nodes_without_airflow_flags():
     job = one(
         render_chart(values={"stress": {"enabled": True, "target": "nodes", "verify": False}}),
         "Job",
-        "orders-stress",
+        "orders-stress-1",
     )
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[:2] == ["--target", "nodes"]
@@ -72,7 +72,7 @@ def test_flags_the_job_passes_exist_in_the_cli():
     job = one(
         render_chart(values={"stress": {"enabled": True, "airflowCredentialsSecret": "x"}}),
         "Job",
-        "orders-stress",
+        "orders-stress-1",
     )
     flags = {
         arg
@@ -103,3 +103,13 @@ def test_the_hand_applied_job_in_stress_is_admitted_like_the_charts():
         "name": secret["metadata"]["name"],
         "key": "token",
     }
+
+
+def test_job_is_named_per_revision_so_every_upgrade_can_run_it_again():
+    """A Job's template is immutable and a finished Job never runs again: a fixed name would make
+    `helm upgrade` fail (changed values) or do nothing (same values). ``helm template`` renders
+    revision 1; Helm deletes the previous revision's Job, which is no longer in the manifest."""
+    job = one(render_chart(values={"stress": {"enabled": True}}), "Job", "orders-stress-1")
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})  # `--wait` is not held
+    # the ServiceAccount keeps its name: the routing reader RoleBinding names it
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "orders-stress"

@@ -91,6 +91,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-controller" (include "orders.fullname" .) }}
 {{- end }}
 
+{{/* The stress Job of this release revision (see stress-job.yaml for why per revision). */}}
+{{- define "orders.stressJobName" -}}
+{{- printf "%s-stress-%d" (include "orders.fullname" .) (int .Release.Revision) }}
+{{- end }}
+
 {{- define "orders.peeringName" -}}
 {{- default (include "orders.controllerName" .) .Values.controller.peeringName }}
 {{- end }}
