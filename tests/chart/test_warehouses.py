@@ -151,7 +151,7 @@ def test_services_select_exactly_their_regions_pods():
     docs = render_chart(show_only=WAREHOUSE_TEMPLATES)
     for svc in by_kind(docs, "Service"):
         sts = one(docs, "StatefulSet", svc["metadata"]["name"])
-        assert sts["spec"]["serviceName"] == svc["metadata"]["name"]
+        assert sts["spec"]["serviceName"] == svc["metadata"]["name"] + "-pods"  # headless
         pod_labels = sts["spec"]["template"]["metadata"]["labels"]
         assert svc["spec"]["selector"].items() <= pod_labels.items()
         others = [s for s in by_kind(docs, "StatefulSet") if s is not sts]

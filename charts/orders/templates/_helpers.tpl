@@ -18,14 +18,15 @@ tests/chart/test_labels.py fails when the two disagree.
 
 {{/* Release-scoped base name; "orders" for a release named orders. */}}
 {{- define "orders.fullname" -}}
+{{- /* never truncated (two long names would collide): orders.validate refuses long ones */}}
 {{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- .Values.fullnameOverride }}
 {{- else }}
 {{- $name := default .Chart.Name .Values.nameOverride }}
 {{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- .Release.Name }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-%s" .Release.Name $name }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -72,10 +73,25 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ include "orders.regionLabel" .root }}: {{ .region }}
 {{- end }}
 
-{{/* Service and StatefulSet name of a region: <fullname>-warehouse-<region lower-cased>. */}}
+{{/* Service and StatefulSet name of a region: <fullname>-warehouse-<region lower-cased>.
+Never truncated: orders.validate refuses names that do not fit. */}}
 {{- define "orders.warehouseName" -}}
-{{- printf "%s-warehouse-%s" (include "orders.fullname" .root) (lower .region) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-warehouse-%s" (include "orders.fullname" .root) (lower .region) }}
 {{- end }}
+
+{{/* The headless Service governing a region's StatefulSet (its serviceName). */}}
+{{- define "orders.warehouseHeadlessName" -}}
+{{- printf "%s-pods" (include "orders.warehouseName" .) }}
+{{- end }}
+
+{{- define "orders.componentWarehousePods" -}}warehouse-pods{{- end }}
+
+{{/* Kubernetes names are at most 63 characters. A StatefulSet's name must leave room for the
+"-<10-character hash>" of its pods' controller-revision-hash label value: 52 at most, so the
+fullname has at most 52 - len("-warehouse-") - 1 = 40 (a one-letter region); the longest other
+names built from it add 19 ("-controller-metrics") and, for the headless Service, 5. */}}
+{{- define "orders.maxFullnameLength" -}}40{{- end }}
+{{- define "orders.maxStatefulSetNameLength" -}}52{{- end }}
 
 {{- define "orders.regionNames" -}}
 {{- $names := list }}
@@ -151,6 +167,18 @@ leaves after the preStop pause, minus 10 s of slack before the kubelet's SIGKILL
 
 {{- define "orders.validate" -}}
 {{- $w := .Values.warehouse }}
+{{- $fullname := include "orders.fullname" . }}
+{{- $maxFullname := int (include "orders.maxFullnameLength" .) }}
+{{- if gt (len $fullname) $maxFullname }}
+{{- fail (printf "the release's base name %q is %d characters; names built from it (%s-controller-metrics) must fit Kubernetes' 63, so it may have at most %d: set a shorter fullnameOverride or release name" $fullname (len $fullname) $fullname $maxFullname) }}
+{{- end }}
+{{- $maxSts := int (include "orders.maxStatefulSetNameLength" .) }}
+{{- range .Values.regions }}
+{{- $sts := include "orders.warehouseName" (dict "root" $ "region" (upper .name)) }}
+{{- if gt (len $sts) $maxSts }}
+{{- fail (printf "region %s: the StatefulSet name %q is %d characters, at most %d fit (its pods' controller-revision-hash label adds 11 to it, and Kubernetes allows 63): use a shorter fullnameOverride, release name or region name" .name $sts (len $sts) $maxSts) }}
+{{- end }}
+{{- end }}
 {{- if lt (int (include "orders.nodeShutdownGrace" .)) 1 }}
 {{- fail (printf "warehouse.terminationGracePeriodSeconds (%d) must exceed warehouse.preStopSleepSeconds (%d) by more than 10 s, or the node has no time to drain" (int $w.terminationGracePeriodSeconds) (int $w.preStopSleepSeconds)) }}
 {{- end }}
