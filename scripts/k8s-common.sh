@@ -11,6 +11,8 @@ NAMESPACE=${NAMESPACE:-orders}
 # "airflow-api-server": the two release names are fixed.
 ORDERS_RELEASE=orders
 AIRFLOW_RELEASE=airflow
+# Airflow's node (kind-config.yaml, charts/airflow-values.yaml nodeSelector)
+SYSTEM_NODE_LABEL=orders.routing.io/system
 # the stress Job is named per release revision (charts/orders/templates/stress-job.yaml)
 STRESS_SELECTOR="app.kubernetes.io/instance=$ORDERS_RELEASE,app.kubernetes.io/component=stress"
 APP_VERSION=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$root/charts/orders/Chart.yaml")

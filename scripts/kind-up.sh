@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from nothing to regional-orders on a local kind cluster: creates the cluster from
-# kind-config.yaml (one control plane, three workers labelled by region), builds the two images
+# kind-config.yaml (one control plane, three workers labelled by region, one system worker for
+# Airflow), builds the two images
 # and loads them into the nodes, installs charts/orders and the official Airflow chart, waits
 # until every region answers /health, and prints how to reach Airflow and run the stress Job.
 # Needs docker, kind, helm and kubectl (helm/kubectl: `make bootstrap`). Safe to run again:
@@ -17,7 +18,7 @@ need docker kind helm kubectl
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
   say "reusing kind cluster $CLUSTER"
 else
-  say "creating kind cluster $CLUSTER (1 control plane + 3 region workers)"
+  say "creating kind cluster $CLUSTER (1 control plane, 3 region workers, 1 system worker)"
   kind create cluster --name "$CLUSTER" --config "$root/kind-config.yaml" \
     ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} --wait 180s
 fi

@@ -27,6 +27,8 @@ minikube -p "$PROFILE" image build -t "$AIRFLOW_IMAGE" -f images/airflow/Dockerf
   --build-opt "build-arg=AIRFLOW_IMAGE=$AIRFLOW_BASE_IMAGE" .
 
 ensure_namespace
+# charts/airflow-values.yaml pins Airflow to the system node: on one node, that is this one
+kubectl label node --all --overwrite "$SYSTEM_NODE_LABEL=true" >/dev/null
 install_orders --set regionNodeSelector=false   # one node: no per-region pinning
 install_airflow
 wait_ready

@@ -38,7 +38,9 @@ def test_kind_cluster_has_a_control_plane_and_a_worker_per_default_region():
     roles = [node["role"] for node in config["nodes"]]
     assert roles.count("control-plane") == 1
     worker_regions = sorted(
-        node["labels"][REGION_LABEL] for node in config["nodes"] if node["role"] == "worker"
+        node["labels"][REGION_LABEL]
+        for node in config["nodes"]
+        if node["role"] == "worker" and REGION_LABEL in node.get("labels", {})
     )
     chart_regions = sorted(
         sts["spec"]["template"]["metadata"]["labels"][REGION_LABEL]
@@ -58,3 +60,52 @@ def test_makefile_has_kind_targets():
     result = subprocess.run(["make", "-n", "kind-down"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "kind delete cluster --name regional-orders" in result.stdout
+
+
+SYSTEM_LABEL = "orders.routing.io/system"
+
+
+def _system_node() -> dict:
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    (node,) = [n for n in config["nodes"] if SYSTEM_LABEL in n.get("labels", {})]
+    return node
+
+
+def _taints(node: dict) -> list[dict]:
+    (patch,) = [yaml.safe_load(p) for p in node["kubeadmConfigPatches"]]
+    assert patch["kind"] == "JoinConfiguration"
+    return patch["nodeRegistration"]["taints"]
+
+
+def test_kind_has_a_tainted_system_node_after_the_region_workers():
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    node = _system_node()
+    assert node["role"] == "worker" and REGION_LABEL not in node["labels"]
+    # last: kind names workers in order, so worker..worker3 stay HCM, HN, DN (docker stop ...)
+    assert config["nodes"][-1] == node
+    assert _taints(node) == [{"key": SYSTEM_LABEL, "value": "true", "effect": "NoSchedule"}]
+
+
+def test_airflow_and_its_postgresql_are_pinned_to_the_system_node_and_tolerate_it():
+    values = yaml.safe_load((ROOT / "charts" / "airflow-values.yaml").read_text())
+    node = _system_node()
+    (taint,) = _taints(node)
+    toleration = {**taint, "operator": "Equal"}
+    for placement in (values, values["postgresql"]["primary"]):
+        assert placement["nodeSelector"] == {SYSTEM_LABEL: node["labels"][SYSTEM_LABEL]}
+        assert placement["tolerations"] == [toleration]
+    # the warehouses neither select nor tolerate it: the taint keeps them off
+    for sts in render_chart(
+        values={"regionNodeSelector": True}, show_only=["templates/warehouse-statefulset.yaml"]
+    ):
+        spec = sts["spec"]["template"]["spec"]
+        assert SYSTEM_LABEL not in spec["nodeSelector"]
+        assert all(t.get("key") != SYSTEM_LABEL for t in spec.get("tolerations", []))
+
+
+def test_minikube_labels_its_single_node_as_the_system_node():
+    assert 'SYSTEM_NODE_LABEL=orders.routing.io/system' in (
+        ROOT / "scripts" / "k8s-common.sh"
+    ).read_text()
+    text = (ROOT / "scripts" / "minikube-up.sh").read_text()
+    assert 'kubectl label node --all --overwrite "$SYSTEM_NODE_LABEL=true"' in text
