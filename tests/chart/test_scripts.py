@@ -104,8 +104,9 @@ def test_airflow_and_its_postgresql_are_pinned_to_the_system_node_and_tolerate_i
 
 
 def test_minikube_labels_its_single_node_as_the_system_node():
-    assert 'SYSTEM_NODE_LABEL=orders.routing.io/system' in (
-        ROOT / "scripts" / "k8s-common.sh"
-    ).read_text()
+    assert (
+        "SYSTEM_NODE_LABEL=orders.routing.io/system"
+        in (ROOT / "scripts" / "k8s-common.sh").read_text()
+    )
     text = (ROOT / "scripts" / "minikube-up.sh").read_text()
     assert 'kubectl label node --all --overwrite "$SYSTEM_NODE_LABEL=true"' in text
