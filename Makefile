@@ -22,8 +22,10 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# Both cores: see tests/conftest.py for how tests are grouped (PYTEST_XDIST= runs serially).
+PYTEST_XDIST ?= -n 2 --dist loadgroup
 pytest:
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
 # requirements-runtime.lock is the image's subset (no Airflow, no dev tools) at the same versions.

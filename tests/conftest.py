@@ -115,3 +115,19 @@ def three_nodes(node_factory: NodeFactory) -> dict[str, RunningNode]:
     for node in nodes.values():
         node.process.wait_ready(READY_TIMEOUT)
     return nodes
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spread the suite over xdist workers (``--dist loadgroup``) by module, except that every
+    test starting a real Airflow stack (marked both ``airflow`` and ``slow``) shares one group.
+
+    A module stays on one worker so its module-scoped fixtures start once; two Airflow stacks at
+    a time would starve each other on 2 cores, so they run one after another while the other
+    worker takes everything else.
+    """
+    for item in items:
+        if item.get_closest_marker("airflow") and item.get_closest_marker("slow"):
+            group = "real-airflow"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
