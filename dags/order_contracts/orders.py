@@ -99,10 +99,22 @@ class Order(BaseModel):
 
     def fingerprint(self) -> str:
         """Hash of the canonical payload: equal orders hash equal however they were spelled."""
-        canonical = json.dumps(
-            self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _fingerprint(self.model_dump(mode="json", exclude_none=True))
+
+    def canonical_json(self) -> str:
+        """The order as a shard stores and answers it: compact JSON in field order, without
+        unset optionals, amounts as 2-decimal strings (pydantic's own encoder: several times
+        cheaper than ``json.dumps`` of a dump, and this runs for every order a node takes)."""
+        return self.model_dump_json(exclude_none=True)
+
+    def stored_form(self) -> tuple[str, str]:
+        """``(canonical_json(), fingerprint())``: what a shard stores per order."""
+        return self.canonical_json(), self.fingerprint()
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 OrderStatus = Literal["accepted"]

@@ -30,7 +30,8 @@ def test_orders_refuse_requests_without_the_token(
     secured: RunningNode, headers: dict[str, str]
 ) -> None:
     with secured.client() as http:
-        for method, path in [("POST", "/order"), ("GET", "/order/x"), ("GET", "/orders")]:
+        routes = [("POST", "/order"), ("GET", "/order/x"), ("GET", "/orders"), ("POST", "/orders")]
+        for method, path in routes:
             response = http.request(method, path, headers=headers, json=seed_order("auth-1"))
             assert response.status_code == 401, (method, path)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -55,7 +56,7 @@ def test_every_orders_route_requires_the_token_dependency(tmp_path: Path) -> Non
     order_routes = [
         r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/order")
     ]
-    assert len(order_routes) == 3
+    assert len(order_routes) == 4
     for route in order_routes:
         calls = {d.call for d in route.dependant.dependencies}
         assert authorized_node in calls, route.path

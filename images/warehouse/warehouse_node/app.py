@@ -15,7 +15,7 @@ from .errors import install_error_handlers
 from .load import LoadTracker
 from .metrics import NodeMetrics
 from .middleware import BodyLimit, Instrumentation
-from .routers import health, metrics, orders
+from .routers import bulk, health, metrics, orders
 from .settings import NodeSettings
 from .store import OrderStore
 
@@ -74,10 +74,15 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     )
     app.state.draining = True  # until the lifespan has opened the store
     app.include_router(orders.router)
+    app.include_router(bulk.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
     # The last added runs first: instrumentation sees every response, 413s included.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        routes={("POST", "/orders"): settings.max_bulk_body_bytes},
+    )
     app.add_middleware(Instrumentation, load=load, metrics=node_metrics)
     return app

@@ -1,6 +1,8 @@
 """Prometheus metrics of one node, in a registry of its own (one per app instance).
 
-Names: ``warehouse_orders_total{home_region,outcome}``, ``warehouse_http_requests_total
+Names: ``warehouse_orders_total{home_region,outcome}`` (every order, either path),
+``warehouse_bulk_requests_total{result}``, ``warehouse_bulk_orders_total{home_region,outcome}``,
+``warehouse_bulk_request_orders``, ``warehouse_http_requests_total
 {method,route,status}``, ``warehouse_http_request_duration_seconds{method,route}``,
 ``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
 ``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``,
@@ -10,12 +12,13 @@ Names: ``warehouse_orders_total{home_region,outcome}``, ``warehouse_http_request
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+BULK_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -43,8 +46,26 @@ class NodeMetrics:
         r = self.registry
         self.orders = Counter(
             "warehouse_orders",
-            "POST /order outcomes by the order's home region",
+            "Order outcomes (POST /order and each order of POST /orders) by home region",
             ["home_region", "outcome"],
+            registry=r,
+        )
+        self.bulk_requests = Counter(
+            "warehouse_bulk_requests",
+            "POST /orders requests: answered per order (accepted) or refused as a whole",
+            ["result"],
+            registry=r,
+        )
+        self.bulk_orders = Counter(
+            "warehouse_bulk_orders",
+            "Outcomes of the orders that came in POST /orders, by home region",
+            ["home_region", "outcome"],
+            registry=r,
+        )
+        self.bulk_size = Histogram(
+            "warehouse_bulk_request_orders",
+            "Orders per accepted POST /orders request",
+            buckets=BULK_BUCKETS,
             registry=r,
         )
         self.requests = Counter(
@@ -93,6 +114,14 @@ class NodeMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_bulk(self, size: int, outcomes: Mapping[tuple[str, str], int]) -> None:
+        """One accepted bulk request: ``outcomes`` counts its orders by (home region, outcome)."""
+        self.bulk_requests.labels("accepted").inc()
+        self.bulk_size.observe(size)
+        for (region, outcome), n in outcomes.items():
+            self.orders.labels(region, outcome).inc(n)
+            self.bulk_orders.labels(region, outcome).inc(n)
 
     def observe_commit(self, seconds: float, orders: int) -> None:
         self.commit_seconds.observe(seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -19,22 +20,29 @@ UNTRACKED_PATHS = frozenset({"/health", "/metrics"})
 class BodyLimit:
     """413 for bodies over ``max_bytes``: by Content-Length up front, or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        routes: Mapping[tuple[str, str], int] | None = None,
+    ):
+        """``routes`` gives some ``(method, path)`` a limit of their own (``POST /orders``)."""
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.routes.get((scope["method"], scope["path"]), self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await _too_large(send, self.max_bytes)
+                if not value.isdigit() or int(value) > limit:
+                    await _too_large(send, limit)
                     return
                 break
         received = 0
-        limit = self.max_bytes
 
         async def limited_receive() -> Message:
             nonlocal received

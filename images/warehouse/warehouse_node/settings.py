@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from order_contracts.regions import ConfigError, normalize_region, parse_regions
 
 MAX_BODY_BYTES = 64 * 1024
+# POST /orders: orders per request, and its own body limit (a thousand typical orders with a few
+# items each are ~0.5 MB; 16 MiB leaves room for big ones without letting a body exhaust memory).
+MAX_BULK = 1000
+MAX_BULK_BODY_BYTES = 16 * 1024 * 1024
 
 
 class NodeSettings(BaseSettings):
@@ -36,6 +40,10 @@ class NodeSettings(BaseSettings):
     synchronous: Literal["FULL", "NORMAL"] = Field("FULL", validation_alias="NODE_SYNCHRONOUS")
     max_batch: int = Field(512, ge=1, le=10_000, validation_alias="NODE_MAX_BATCH")
     max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1024, validation_alias="NODE_MAX_BODY_BYTES")
+    max_bulk: int = Field(MAX_BULK, ge=1, le=100_000, validation_alias="NODE_MAX_BULK")
+    max_bulk_body_bytes: int = Field(
+        MAX_BULK_BODY_BYTES, ge=1024, validation_alias="NODE_MAX_BULK_BODY_BYTES"
+    )
     shutdown_grace: int = Field(10, ge=0, validation_alias="NODE_SHUTDOWN_GRACE")
     access_log: bool = Field(False, validation_alias="NODE_ACCESS_LOG")
 

@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,21 +106,42 @@ class Page:
     next_cursor: int | None
 
 
+class _Bulk:
+    """The orders of one ``create_many`` call: one future for all of them, not one each
+    (a thousand futures and their wake-ups cost more than the thousand inserts)."""
+
+    __slots__ = ("future", "remaining", "results")
+
+    def __init__(self, size: int, future: asyncio.Future[None]):
+        self.results: list[CreateResult | StoreError | None] = [None] * size
+        self.remaining = size
+        self.future = future
+
+    def settle(self, index: int, result: CreateResult | StoreError) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if self.remaining == 0 and not self.future.done():
+            self.future.set_result(None)
+
+
 @dataclass(slots=True)
 class _Pending:
-    """An insert waiting for its group, and the future its caller awaits."""
+    """An insert waiting for its group, and who waits for it: a single caller's future, or a
+    slot of a bulk call."""
 
     order_id: str
     fingerprint: str
     home_region: str
     fulfilled_by: str
     payload: str
-    future: asyncio.Future[CreateResult]
+    future: asyncio.Future[CreateResult] | None
+    bulk: _Bulk | None = None
+    index: int = 0
 
 
 def canonical_payload(order: Order) -> str:
     """The order as stored: JSON without unset optionals, amounts as 2-decimal strings."""
-    return json.dumps(order.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    return order.canonical_json()
 
 
 LOCK_WAIT_SECONDS = 30.0
@@ -264,19 +285,53 @@ class OrderStore:
             raise StoreClosed("the order store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CreateResult] = loop.create_future()
+        payload, fingerprint = order.stored_form()
         self._pending.append(
-            _Pending(
-                order.order_id,
-                order.fingerprint(),
-                order.region,
-                fulfilled_by,
-                canonical_payload(order),
-                future,
-            )
+            _Pending(order.order_id, fingerprint, order.region, fulfilled_by, payload, future)
         )
+        self._start_flusher(loop)
+        return await future
+
+    async def create_many(
+        self, orders: Sequence[Order], fulfilled_by: str
+    ) -> list[CreateResult | StoreError]:
+        """Store each of ``orders`` unless its id exists, in request order; resolves after the
+        COMMIT of every group holding one of them returned.
+
+        They queue as consecutive entries, so they share one group commit (or a few, past
+        ``max_batch``) and an id repeated inside ``orders`` is settled like a replay: the first
+        is created, the later ones are duplicates or conflicts of it. A group whose COMMIT fails
+        gives its orders a :class:`StoreError` (nothing of that group is stored); orders of the
+        other groups keep their results.
+        """
+        if not self._open:
+            raise StoreClosed("the order store is not open")
+        if not orders:
+            return []
+        loop = asyncio.get_running_loop()
+        bulk = _Bulk(len(orders), loop.create_future())
+        pending = self._pending
+        for index, order in enumerate(orders):
+            payload, fingerprint = order.stored_form()
+            pending.append(
+                _Pending(
+                    order.order_id,
+                    fingerprint,
+                    order.region,
+                    fulfilled_by,
+                    payload,
+                    None,
+                    bulk,
+                    index,
+                )
+            )
+        self._start_flusher(loop)
+        await bulk.future
+        return [r for r in bulk.results if r is not None]
+
+    def _start_flusher(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush(), name="order-group-commit")
-        return await future
 
     async def _flush(self) -> None:
         """Commit groups until nothing is pending: each group is what queued during the last."""
@@ -310,7 +365,7 @@ class OrderStore:
         # ``since`` filter start from one index seek instead of sorting what matches.
         now = max(utc_timestamp(), self._last_created_at)
         self._last_created_at = now
-        results: list[CreateResult | BaseException] = []
+        results: list[CreateResult | StoreError] = []
         created = 0
         try:
             await self._begin(conn)
@@ -364,12 +419,16 @@ class OrderStore:
             if self.on_commit is not None:
                 self.on_commit(commit_seconds, len(batch))
         for p, result in zip(batch, results, strict=True):
-            if p.future.done():  # the caller gave up (cancelled); the order is stored all the same
+            if p.bulk is not None:
+                p.bulk.settle(p.index, result)
+                continue
+            future = p.future
+            if future is None or future.done():  # the caller gave up; the order is stored anyway
                 continue
             if isinstance(result, BaseException):
-                p.future.set_exception(result)
+                future.set_exception(result)
             else:
-                p.future.set_result(result)
+                future.set_result(result)
 
     def import_orders(self, records: Iterable[tuple[Order, str, datetime]]) -> int:
         """Bulk-load ``(order, fulfilled_by, created_at)`` in one transaction (restores,

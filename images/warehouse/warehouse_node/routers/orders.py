@@ -27,7 +27,7 @@ log = logging.getLogger("warehouse_node.orders")
 router = APIRouter(tags=["orders"])
 
 MAX_PAGE = 1000
-_STATUS = {"created": 201, "duplicate": 200, "conflict": 409}
+STATUS = {"created": 201, "duplicate": 200, "conflict": 409}
 _REGION_FILTER = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": StoredOrder, "description": "stored now"},
@@ -42,12 +42,18 @@ def _json(body: str, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def _home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
+def home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
     """A metric label for a refused order: its region when that is a known one (bounded set)."""
     region = payload.get("region") if isinstance(payload, dict) else None
     if isinstance(region, str) and region.strip().upper() in regions:
         return region.strip().upper()
     return "unknown"
+
+
+def conflict_detail(order: Order) -> str:
+    """The ``detail`` JSON of a 409: the same words on ``POST /order`` and ``POST /orders``."""
+    message = f"order {order.order_id!r} already exists with a different payload"
+    return json.dumps([{"field": "order_id", "message": message}], separators=(",", ":"))
 
 
 def _refused(
@@ -56,7 +62,7 @@ def _refused(
     """422 naming each field at fault; counted and logged with what identifies the order."""
     order_id = payload.get("order_id") if isinstance(payload, dict) else None
     region = payload.get("region") if isinstance(payload, dict) else None
-    metrics.orders.labels(_home_region_label(payload, regions), "rejected").inc()
+    metrics.orders.labels(home_region_label(payload, regions), "rejected").inc()
     log.info(
         "order rejected",
         extra={
@@ -117,11 +123,9 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
     }
     if result.outcome == "conflict":
         log.warning("order conflict", extra=fields)
-        message = f"order {order.order_id!r} already exists with a different payload"
-        detail = json.dumps([{"field": "order_id", "message": message}], separators=(",", ":"))
-        return _json(f'{{"detail":{detail},"stored":{record.to_json()}}}', 409)
+        return _json(f'{{"detail":{conflict_detail(order)},"stored":{record.to_json()}}}', 409)
     log.info(f"order {result.outcome}", extra={**fields, "fallback": order.region != here})
-    return _json(record.to_json(), _STATUS[result.outcome])
+    return _json(record.to_json(), STATUS[result.outcome])
 
 
 @router.get(
