@@ -158,8 +158,8 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
         # One line for what was stored, naming every id (grep finds an order either way): a
         # line per order would cost more than storing the order.
         totals: Counter[str] = Counter()
-        for (_, outcome), n in counts.items():
-            totals[outcome] += n
+        for (_, kind), n in counts.items():
+            totals[kind] += n
         log.info(
             "bulk stored",
             extra={
