@@ -15,6 +15,7 @@ from .errors import install_error_handlers
 from .load import LoadTracker
 from .metrics import NodeMetrics
 from .middleware import BodyLimit, Instrumentation
+from .replicated import PrimaryReplication
 from .routers import bulk, health, metrics, orders
 from .settings import NodeSettings
 from .store import OrderStore
@@ -28,11 +29,19 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     The store is opened by the lifespan, not here, so building an app has no side effects.
     """
     node_metrics = NodeMetrics(settings.region, __version__)
+    replication = (
+        PrimaryReplication(settings, node_metrics)
+        if settings.replicated and settings.role == "primary"
+        else None
+    )
+    replicator = replication.replicator if replication else None
     store = store or OrderStore(
         settings.db_path,
         settings.synchronous,
         settings.max_batch,
         on_commit=node_metrics.observe_commit,
+        committed=replicator.committed if replicator else None,
+        confirm=replicator.confirm if replicator and settings.sync_acks else None,
     )
     node_metrics.bind_store(
         lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)
@@ -42,6 +51,8 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
+        if replication is not None:
+            await replication.start()
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
         # GC's full collections, which otherwise walk it again and again (latency spikes).
         gc.freeze()
@@ -55,7 +66,9 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         finally:
             # uvicorn has already drained in-flight requests; commit what is queued and close.
             app.state.draining = True
-            await store.aclose()
+            await store.aclose(replication.final_sync if replication else None)
+            if replication is not None:
+                await replication.stop()
             log.info("node stopped", extra={"region": settings.region})
 
     app = FastAPI(
@@ -71,6 +84,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         load=load,
         metrics=node_metrics,
         token=settings.api_token.encode(),
+        replicator=replicator,
     )
     app.state.draining = True  # until the lifespan has opened the store
     app.include_router(orders.router)

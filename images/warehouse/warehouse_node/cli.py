@@ -17,7 +17,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from .app import create_app
+from .litestream import config_text
 from .logs import configure_logging
+from .restore import RestoreError, RestoreOutcome, restore_if_missing
 from .settings import NodeSettings
 from .store import OrderStore, StoreError
 
@@ -34,6 +36,14 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "max_rps": ("NODE_MAX_RPS", float, "requests/s at load 1 (default 4000)"),
     "synchronous": ("NODE_SYNCHRONOUS", str, "SQLite synchronous: FULL or NORMAL (default FULL)"),
     "shutdown_grace": ("NODE_SHUTDOWN_GRACE", int, "seconds to drain on SIGTERM (default 10)"),
+    "replica_url": (
+        "NODE_REPLICA_URL",
+        str,
+        "Litestream replica: file:///dir or s3://bucket/path (default empty: no replication)",
+    ),
+    "replication": ("NODE_REPLICATION", str, "sync or async acknowledgements (default sync)"),
+    "role": ("NODE_ROLE", str, "primary, or follower: a read-only copy of the replica"),
+    "primary_url": ("NODE_PRIMARY_URL", str, "a follower names it when it refuses writes"),
 }
 
 
@@ -51,10 +61,23 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
         default=None,
         help="log every request (default off) [NODE_ACCESS_LOG]",
     )
+    parser.add_argument(
+        "--print-litestream-config",
+        action="store_true",
+        help="print the Litestream config of this node (for a sidecar) and exit",
+    )
+    parser.add_argument(
+        "--restore-only",
+        action="store_true",
+        help="restore the database from the replica if it is missing (never overwrite), exit",
+    )
     args = vars(parser.parse_args(argv))
     overrides = {FLAGS[k][0]: v for k, v in args.items() if k in FLAGS and v is not None}
     if args["access_log"] is not None:
         overrides["NODE_ACCESS_LOG"] = args["access_log"]
+    for action in ("print_litestream_config", "restore_only"):
+        if args[action]:
+            overrides[f"__{action}"] = True
     return overrides
 
 
@@ -120,9 +143,32 @@ def preflight(settings: NodeSettings) -> None:
         fail(str(exc))
 
 
+def restore_or_fail(settings: NodeSettings) -> RestoreOutcome:
+    """Restore a missing database from the replica; a failure ends the start with one line."""
+    try:
+        return restore_if_missing(settings)
+    except (RestoreError, OSError) as exc:
+        fail(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = load_settings(parse_args(argv))
+    overrides = parse_args(argv)
+    print_config = overrides.pop("__print_litestream_config", False)
+    restore_only = overrides.pop("__restore_only", False)
+    settings = load_settings(overrides)
+    if print_config:
+        if not settings.replica_url:
+            fail("--print-litestream-config needs NODE_REPLICA_URL / --replica-url")
+        sys.stdout.write(config_text(settings))
+        return 0
     configure_logging(settings.log_level, settings.region)
+    if restore_only:
+        if not settings.replica_url:
+            fail("--restore-only needs NODE_REPLICA_URL / --replica-url")
+        restore_or_fail(settings)
+        return 0
+    if settings.replicated and settings.role == "primary":
+        restore_or_fail(settings)
     preflight(settings)
     serve(create_app(settings), settings)
     return 0

@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 
 from .load import LoadTracker
 from .metrics import NodeMetrics
+from .replication import Replicator
 from .settings import NodeSettings
 from .store import OrderStore
 
@@ -29,6 +30,7 @@ class Node:
     load: LoadTracker
     metrics: NodeMetrics
     token: bytes
+    replicator: Replicator | None = None
 
 
 async def get_node(request: Request) -> Node:

@@ -16,6 +16,8 @@ def configure_logging(level: str, region: str) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     configure_json_logging(level, static={"node": region})
+    # httpx logs each request at INFO: here that is every Litestream sync, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -6,19 +6,27 @@ Names: ``warehouse_orders_total{home_region,outcome}`` (every order, either path
 {method,route,status}``, ``warehouse_http_request_duration_seconds{method,route}``,
 ``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
 ``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``,
-``warehouse_db_commit_duration_seconds``, ``warehouse_build_info{version,region,python}``.
+``warehouse_db_commit_duration_seconds``, ``warehouse_build_info{version,region,python}``;
+with a replica: ``warehouse_replication_lag_seconds``, ``warehouse_replication_lag_transactions``,
+``warehouse_replication_healthy``, ``warehouse_replication_errors_total``,
+``warehouse_replication_sync_duration_seconds{confirmed}``.
 """
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 BULK_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+if TYPE_CHECKING:
+    from .replication import Replicator
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -37,6 +45,36 @@ class _CommitCollector(Collector):
             "warehouse_db_committed_orders",
             "Orders (new and replays) settled by group commits",
             value=rows,
+        )
+
+
+class _ReplicationCollector(Collector):
+    """Reads the replicator's state at scrape time (the event loop keeps it current)."""
+
+    def __init__(self, replicator: Replicator):
+        self._replicator = replicator
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        r = self._replicator
+        yield GaugeMetricFamily(
+            "warehouse_replication_lag_seconds",
+            "Age of the oldest local commit the replica is not known to hold (0 = caught up)",
+            value=r.lag_seconds,
+        )
+        yield GaugeMetricFamily(
+            "warehouse_replication_lag_transactions",
+            "Litestream transactions committed locally but not yet on the replica",
+            value=r.lag_transactions,
+        )
+        yield GaugeMetricFamily(
+            "warehouse_replication_healthy",
+            "1 while the last replica sync succeeded, else 0",
+            value=1.0 if r.healthy else 0.0,
+        )
+        yield CounterMetricFamily(
+            "warehouse_replication_errors",
+            "Replica syncs that failed or timed out, and Litestream exits",
+            value=r.errors,
         )
 
 
@@ -125,6 +163,25 @@ class NodeMetrics:
 
     def observe_commit(self, seconds: float, orders: int) -> None:
         self.commit_seconds.observe(seconds)
+
+    def bind_replication(self, replicator: Replicator) -> None:
+        self.sync_seconds = Histogram(
+            "warehouse_replication_sync_duration_seconds",
+            "One replica sync round (POST /sync with wait), by whether it confirmed the commits",
+            ["confirmed"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._sync_children = {
+            True: self.sync_seconds.labels("true"),
+            False: self.sync_seconds.labels("false"),
+        }
+        self.registry.register(_ReplicationCollector(replicator))
+
+    def observe_sync(self, seconds: float, confirmed: bool) -> None:
+        children = getattr(self, "_sync_children", None)
+        if children is not None:
+            children[confirmed].observe(seconds)
 
     def bind_store(
         self,

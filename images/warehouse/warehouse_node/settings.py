@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from order_contracts.regions import ConfigError, normalize_region, parse_regions
 
+from .replica_url import check_replica_url
+
 MAX_BODY_BYTES = 64 * 1024
 # POST /orders: orders per request, and its own body limit (a thousand typical orders with a few
 # items each are ~0.5 MB; 16 MiB leaves room for big ones without letting a body exhaust memory).
@@ -46,11 +48,39 @@ class NodeSettings(BaseSettings):
     )
     shutdown_grace: int = Field(10, ge=0, validation_alias="NODE_SHUTDOWN_GRACE")
     access_log: bool = Field(False, validation_alias="NODE_ACCESS_LOG")
+    # Replication (docs/replication.md): Litestream streams the database to the replica URL.
+    replica_url: str = Field("", validation_alias="NODE_REPLICA_URL")
+    replication: Literal["sync", "async"] = Field("sync", validation_alias="NODE_REPLICATION")
+    replication_timeout: float = Field(
+        5.0, gt=0, le=300, validation_alias="NODE_REPLICATION_TIMEOUT"
+    )
+    role: Literal["primary", "follower"] = Field("primary", validation_alias="NODE_ROLE")
+    primary_url: str = Field("", validation_alias="NODE_PRIMARY_URL")
+    litestream: Literal["child", "external"] = Field("child", validation_alias="NODE_LITESTREAM")
+    litestream_socket: str = Field("", validation_alias="NODE_LITESTREAM_SOCKET")
+    litestream_config: str = Field("", validation_alias="NODE_LITESTREAM_CONFIG")
+    litestream_bin: str = Field("", validation_alias="NODE_LITESTREAM_BIN")
+    s3_endpoint: str = Field("", validation_alias="NODE_REPLICA_S3_ENDPOINT")
+    s3_region: str = Field("", validation_alias="NODE_REPLICA_S3_REGION")
+    s3_access_key_id: str = Field("", validation_alias="NODE_REPLICA_S3_ACCESS_KEY_ID")
+    s3_secret_access_key: str = Field(
+        "", validation_alias="NODE_REPLICA_S3_SECRET_ACCESS_KEY", repr=False
+    )
 
     @field_validator("region", "log_level", "synchronous", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return normalize_region(value) if isinstance(value, str) else value
+
+    @field_validator("replication", "role", "litestream", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("replica_url", mode="after")
+    @classmethod
+    def _replica_url(cls, value: str) -> str:
+        return check_replica_url(value)
 
     @model_validator(mode="after")
     def _region_is_configured(self) -> NodeSettings:
@@ -62,7 +92,19 @@ class NodeSettings(BaseSettings):
             raise ValueError(
                 f"NODE_REGION {self.region!r} is not one of ORDER_REGIONS ({', '.join(regions)})"
             )
+        if self.role == "follower" and not self.replica_url:
+            raise ValueError("NODE_ROLE=follower needs NODE_REPLICA_URL (the replica to follow)")
         return self
+
+    @property
+    def replicated(self) -> bool:
+        """Litestream streams this node's database (primary) or feeds it (follower)."""
+        return bool(self.replica_url)
+
+    @property
+    def sync_acks(self) -> bool:
+        """A 201/200 waits until the replica holds the order (primary, replica set, sync)."""
+        return self.replicated and self.role == "primary" and self.replication == "sync"
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -70,4 +112,11 @@ class NodeSettings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
+        """The database this node serves: a follower's own read-only copy is follower.db."""
+        return self.data_dir / ("follower.db" if self.role == "follower" else "orders.db")
+
+    @property
+    def replicated_db_path(self) -> Path:
+        """The database path Litestream's config names (the primary's file, also for a
+        follower, which restores that database's replica into :attr:`db_path`)."""
         return self.data_dir / "orders.db"

@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,15 +169,25 @@ class OrderStore:
         synchronous: str = "FULL",
         max_batch: int = 512,
         on_commit: Callable[[float, int], None] | None = None,
+        committed: Callable[[], None] | None = None,
+        confirm: Callable[[], Awaitable[None]] | None = None,
     ):
         """``on_commit(seconds, orders)`` is told each group commit's duration and size (the
-        metrics layer turns it into a histogram; this module knows nothing of Prometheus)."""
+        metrics layer turns it into a histogram; this module knows nothing of Prometheus).
+
+        Replication hooks (this module knows nothing of Litestream either): ``committed()`` is
+        called after each successful COMMIT; with ``confirm``, a group's callers get their
+        results only once ``await confirm()`` returned, and its exception (a StoreError) if it
+        raised. The next group commits meanwhile, so waits overlap instead of queueing."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         self.path = path
         self.synchronous = synchronous
         self.max_batch = max_batch
         self.on_commit = on_commit
+        self.committed = committed
+        self.confirm = confirm
+        self._deliveries: set[asyncio.Task[None]] = set()
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._writer: sqlite3.Connection | None = None
@@ -217,15 +227,24 @@ class OrderStore:
         log.info("store opened", extra={"path": str(self.path), "orders": self._count})
         return self
 
-    async def aclose(self) -> None:
-        """Stop taking orders, commit what is pending, then :meth:`close`."""
+    async def aclose(self, before_close: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Stop taking orders, commit what is pending, answer every caller, run
+        ``before_close`` (a last replica sync), then :meth:`close`."""
         self._open = False
         if self._flusher is not None:
             try:
                 await asyncio.shield(self._flusher)
             except Exception:  # already answered to its callers; closing must still happen
                 log.exception("group commit failed while closing")
+        await self.drain_deliveries()
+        if before_close is not None:
+            await before_close()
         await asyncio.to_thread(self.close)
+
+    async def drain_deliveries(self) -> None:
+        """Wait until every committed group's callers have their answer (sync replication)."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
 
     def close(self) -> None:
         """Checkpoint the WAL and close the file (orders still pending are not waited for:
@@ -418,6 +437,31 @@ class OrderStore:
             self.committed_rows += len(batch)
             if self.on_commit is not None:
                 self.on_commit(commit_seconds, len(batch))
+            if self.committed is not None:
+                self.committed()
+            if self.confirm is not None:
+                task = loop.create_task(self._deliver_confirmed(batch, results))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+                return
+        self._deliver(batch, results)
+
+    async def _deliver_confirmed(
+        self, batch: list[_Pending], results: Sequence[CreateResult | StoreError]
+    ) -> None:
+        """Answer a committed group once ``confirm`` says it is replicated; its error if not."""
+        assert self.confirm is not None
+        try:
+            await self.confirm()
+        except StoreError as exc:
+            results = [exc] * len(batch)
+        except Exception as exc:  # a bug in the hook: never leave callers waiting
+            log.exception("replication confirm failed")
+            results = [StoreError(f"replication check failed: {exc}")] * len(batch)
+        self._deliver(batch, results)
+
+    @staticmethod
+    def _deliver(batch: list[_Pending], results: Sequence[CreateResult | StoreError]) -> None:
         for p, result in zip(batch, results, strict=True):
             if p.bulk is not None:
                 p.bulk.settle(p.index, result)

@@ -17,14 +17,17 @@ router = APIRouter(tags=["health"])
     responses={200: {"model": Health}, 503: {"model": Health, "description": "down"}},
 )
 async def health(request: Request, node: NodeDep) -> Response:
-    """ok; degraded when overloaded (load >= 1) or the last database write failed; down (503)
-    when the store is not open or the node is draining for shutdown."""
+    """ok; degraded when overloaded (load >= 1), the last database write failed or the replica
+    is not being written; down (503) when the store is not open or the node is draining."""
     store, load = node.store, node.load
     current = load.load()
     status: HealthStatus = "ok"
     if request.app.state.draining or not store.is_open:
         status = "down"
     elif current >= 1.0 or not store.healthy:
+        status = "degraded"
+    replicator = node.replicator
+    if status == "ok" and replicator is not None and not replicator.healthy:
         status = "degraded"
     report = Health(
         status=status,
@@ -35,6 +38,8 @@ async def health(request: Request, node: NodeDep) -> Response:
         load=round(current, 3),
         version=__version__,
         database="ok" if store.healthy else (store.last_error or "closed"),
+        role=node.settings.role,
+        replication=replicator.report() if replicator is not None else {"mode": "off"},
     )
     return Response(
         report.model_dump_json(),

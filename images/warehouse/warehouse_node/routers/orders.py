@@ -17,6 +17,7 @@ from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder
 from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
 from ..metrics import NodeMetrics
+from ..replication import ReplicationFailed
 from ..store import StoreError, utc_timestamp
 
 log = logging.getLogger("warehouse_node.orders")
@@ -109,8 +110,9 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
             "order not stored",
             extra={"order_id": order.order_id, "region": order.region, "error": str(exc)},
         )
+        what = "not acknowledged" if isinstance(exc, ReplicationFailed) else "not stored"
         return JSONResponse(
-            {"detail": f"order not stored, retry: {exc}"},
+            {"detail": f"order {what}, retry: {exc}"},
             status_code=503,
             headers={"Retry-After": "1"},
         )
