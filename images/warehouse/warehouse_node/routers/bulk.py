@@ -25,6 +25,7 @@ from order_contracts.orders import FieldError, Order, OrderRejected, parse_order
 
 from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
+from ..replication import ReplicationFailed
 from ..store import CreateResult, StoreError
 from .orders import STATUS, conflict_detail, home_region_label
 
@@ -127,7 +128,8 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
                 "order not stored",
                 extra={"order_id": order.order_id, "region": order.region, "error": str(result)},
             )
-            detail = json.dumps(f"order not stored, retry: {result}")
+            what = "not acknowledged" if isinstance(result, ReplicationFailed) else "not stored"
+            detail = json.dumps(f"order {what}, retry: {result}")
             parts.append(f'{{"order_id":{quoted_id},"status":503,"detail":{detail}}}')
             continue
         record, outcome = result.record, result.outcome
