@@ -128,6 +128,17 @@ def start_routing_source(stack: LocalStack) -> None:
     )
 
 
+def dag_env(stack: LocalStack, retries: int, retry_delay_s: float) -> dict[str, str]:
+    """What the DAG's tasks need to reach this stack's nodes (Airflow's extra environment)."""
+    return {
+        "ORDER_ROUTING_SOURCE": str(stack.routing_file),
+        "NODE_API_TOKEN": stack.node_token,
+        "ORDER_REGIONS": ",".join(stack.nodes) or ",".join(configured_regions()),
+        "ORDER_PROCESS_RETRIES": str(retries),
+        "ORDER_RETRY_DELAY_SECONDS": str(retry_delay_s),
+    }
+
+
 @contextlib.contextmanager
 def local_stack(
     state_dir: Path,
@@ -161,20 +172,13 @@ def local_stack(
         with step("starting the routing source", stack.log_dir / "routing-source.log"):
             start_routing_source(stack)
         if airflow:
-            dag_env = {
-                "ORDER_ROUTING_SOURCE": str(stack.routing_file),
-                "NODE_API_TOKEN": stack.node_token,
-                "ORDER_REGIONS": ",".join(regions),
-                "ORDER_PROCESS_RETRIES": str(retries),
-                "ORDER_RETRY_DELAY_SECONDS": str(retry_delay_s),
-            }
             title = "starting PostgreSQL + Airflow (4 components, LocalExecutor)"
             with step(title, state_dir / "airflow" / "logs"):
                 stack.airflow = cleanup.enter_context(
                     local_airflow(
                         state_dir / "airflow",
                         settings=airflow_settings,
-                        extra_env=dag_env,
+                        extra_env=dag_env(stack, retries, retry_delay_s),
                         wait_for=("order_workflow",),
                     )
                 )

@@ -50,8 +50,9 @@ from ..results import OrderResult, Recorder
 JSON = {"Content-Type": "application/json"}
 #: answers that say "not stored, try elsewhere": overloaded or shutting down
 REFUSED = frozenset({429, 503})
-#: how often the routing document is read again (the controller may have changed it)
-ROUTING_REFRESH_S = 5.0
+#: how often the routing document is read again (the controller may have changed it): a region
+#: that recovered is routed to again within about this long (the fault campaign's bar is 2 s)
+ROUTING_REFRESH_S = 1.0
 
 
 def _first_field(body: bytes) -> str:

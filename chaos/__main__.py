@@ -1,0 +1,5 @@
+"""``python -m chaos`` is ``orders-chaos``."""
+
+from .cli import entry
+
+entry()
