@@ -186,6 +186,11 @@ class Campaign:
             record.status = "interrupted"
             return record
         record.start = now()
+        where = f" {trial.region}" if trial.region else ""
+        self.console.print(
+            f"trial {trial.index + 1}/{self.options.trials}: {trial.kind}{where} for "
+            f"{trial.duration_s:.1f}s at {record.start:.1f}s"
+        )
         try:
             heal = await asyncio.to_thread(inject, self.cluster, trial, self.options)
         except Exception as exc:
@@ -222,9 +227,9 @@ class Campaign:
                 f"trial {trial.index + 1}: {trial.kind}{where}: {record.status} {record.note}"
             )
             return
+        healed = (record.healed or 0.0) - (record.end or 0.0)
         self.console.print(
-            f"trial {trial.index + 1}: {trial.kind}{where} for {trial.duration_s:.1f}s "
-            f"at {record.start or 0:.1f}s; {self.recorder.committed} committed so far"
+            f"  healed in {healed:.1f}s; {self.recorder.committed} orders committed so far"
             + (f" ({record.note})" if record.note else "")
         )
 
