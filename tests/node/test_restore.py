@@ -1,0 +1,121 @@
+"""Restore from the replica on an empty data directory; never over an existing database.
+
+Real nodes, real Litestream, ``file://`` replicas. What can fail: a node that starts empty
+after its disk was lost, a restore that overwrites a database, a replica of another region
+restored silently, a corrupted or unreadable replica that ends in a traceback or an empty start.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import NodeFactory
+from tests.node.conftest import seed_order
+from tests.node.test_lifecycle import run_node
+
+
+def _filled_replica(node_factory: NodeFactory, tmp_path: Path, region: str, n: int) -> str:
+    url = f"file://{tmp_path / f'replica-{region.lower()}'}"
+    node = node_factory(region, env={"NODE_REPLICA_URL": url})
+    with node.client() as http:
+        for i in range(n):
+            order = seed_order(f"{region.lower()}-{i}", region)
+            assert http.post("/order", json=order).status_code == 201
+    node.process.kill()  # a crash: the replica is all that is left
+    return url
+
+
+def test_a_node_with_a_lost_disk_comes_back_with_every_order(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = f"file://{tmp_path / 'replica'}"
+    node = node_factory("HCM", env={"NODE_REPLICA_URL": url})
+    with node.client() as http:
+        for i in range(30):
+            assert http.post("/order", json=seed_order(f"lost-{i}")).status_code == 201
+    node.process.kill()
+    shutil.rmtree(node.data_dir)  # the volume is gone
+    node.process.start()
+    with node.client() as http:
+        assert http.get("/health").json()["orders"] == 30
+        assert http.get("/order/lost-29").status_code == 200
+        # and it goes on replicating from where the replica was
+        assert http.post("/order", json=seed_order("after")).status_code == 201
+    events = [json.loads(line) for line in node.log_path.read_text().splitlines() if line]
+    (restored,) = [e for e in events if e["event"] == "database restored from the replica"]
+    assert restored["orders"] == 30 and restored["seconds"] > 0
+
+
+def test_restore_only_restores_a_missing_database_and_exits(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = _filled_replica(node_factory, tmp_path, "HN", 5)
+    data = tmp_path / "fresh"
+    result = run_node(
+        "--region", "HN", "--data-dir", str(data), "--replica-url", url, "--restore-only"
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(data / "orders.db") as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 5
+
+
+def test_restore_only_never_overwrites_an_existing_database(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = _filled_replica(node_factory, tmp_path, "HN", 5)
+    data = tmp_path / "existing"
+    data.mkdir()
+    (data / "orders.db").write_bytes(b"")  # whatever is there is not ours to replace
+    before = (data / "orders.db").stat()
+    result = run_node(
+        "--region", "HN", "--data-dir", str(data), "--replica-url", url, "--restore-only"
+    )
+    assert result.returncode == 0, result.stderr
+    after = (data / "orders.db").stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_an_empty_replica_is_a_new_region_not_an_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = run_node(
+        "--region",
+        "DN",
+        "--data-dir",
+        str(data),
+        "--replica-url",
+        f"file://{tmp_path / 'nothing-yet'}",
+        "--restore-only",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (data / "orders.db").exists()
+
+
+def test_a_replica_of_another_region_is_refused_in_one_line(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = _filled_replica(node_factory, tmp_path, "HN", 3)
+    data = tmp_path / "hcm"
+    result = run_node("--region", "HCM", "--data-dir", str(data), "--replica-url", url)
+    assert result.returncode == 2
+    assert "taken by region HN, not HCM" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (data / "orders.db").exists()  # set aside, not started with
+    assert list(data.glob("orders.db.restoring.rejected-*"))
+
+
+def test_a_corrupted_replica_is_refused_in_one_line(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = _filled_replica(node_factory, tmp_path, "HN", 3)
+    replica = Path(url.removeprefix("file://"))
+    for ltx in replica.rglob("*.ltx"):
+        ltx.write_bytes(b"\0" * ltx.stat().st_size)
+    data = tmp_path / "hn"
+    result = run_node("--region", "HN", "--data-dir", str(data), "--replica-url", url)
+    assert result.returncode == 2
+    assert "cannot restore from" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (data / "orders.db").exists()
