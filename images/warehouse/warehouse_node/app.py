@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from . import __version__
 from .deps import Node
 from .errors import install_error_handlers
+from .follower import FollowerReplication, FollowerStore
 from .load import LoadTracker
 from .metrics import NodeMetrics
 from .middleware import BodyLimit, Instrumentation
@@ -35,6 +36,11 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         else None
     )
     replicator = replication.replicator if replication else None
+    follower: FollowerReplication | None = None
+    if settings.role == "follower" and store is None:
+        store = FollowerStore(settings.db_path)
+        follower = FollowerReplication(settings, store)
+        node_metrics.bind_replication(follower)
     store = store or OrderStore(
         settings.db_path,
         settings.synchronous,
@@ -50,7 +56,10 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.open()
+        if follower is not None:
+            await follower.start()  # the store opens once the replica is restored
+        else:
+            store.open()
         if replication is not None:
             await replication.start()
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
@@ -69,6 +78,8 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
             await store.aclose(replication.final_sync if replication else None)
             if replication is not None:
                 await replication.stop()
+            if follower is not None:
+                await follower.stop()
             log.info("node stopped", extra={"region": settings.region})
 
     app = FastAPI(
@@ -85,6 +96,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         metrics=node_metrics,
         token=settings.api_token.encode(),
         replicator=replicator,
+        follower=follower,
     )
     app.state.draining = True  # until the lifespan has opened the store
     app.include_router(orders.router)

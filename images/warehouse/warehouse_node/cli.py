@@ -167,9 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail("--restore-only needs NODE_REPLICA_URL / --replica-url")
         restore_or_fail(settings)
         return 0
-    if settings.replicated and settings.role == "primary":
-        restore_or_fail(settings)
-    preflight(settings)
+    if settings.role == "primary":
+        if settings.replicated:
+            restore_or_fail(settings)
+        preflight(settings)
+    # A follower has no database of its own to check: Litestream restores it once serving.
     serve(create_app(settings), settings)
     return 0
 

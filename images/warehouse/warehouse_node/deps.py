@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from .follower import FollowerReplication
 from .load import LoadTracker
 from .metrics import NodeMetrics
 from .replication import Replicator
@@ -31,6 +32,7 @@ class Node:
     metrics: NodeMetrics
     token: bytes
     replicator: Replicator | None = None
+    follower: FollowerReplication | None = None
 
 
 async def get_node(request: Request) -> Node:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -24,8 +24,19 @@ from prometheus_client.registry import Collector
 
 BULK_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
-if TYPE_CHECKING:
-    from .replication import Replicator
+
+class ReplicationState(Protocol):
+    """What a primary's Replicator and a follower both expose to metrics."""
+
+    healthy: bool
+    errors: int
+
+    @property
+    def lag_seconds(self) -> float: ...
+
+    @property
+    def lag_transactions(self) -> int: ...
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -51,7 +62,7 @@ class _CommitCollector(Collector):
 class _ReplicationCollector(Collector):
     """Reads the replicator's state at scrape time (the event loop keeps it current)."""
 
-    def __init__(self, replicator: Replicator):
+    def __init__(self, replicator: ReplicationState):
         self._replicator = replicator
 
     def collect(self):  # type: ignore[no-untyped-def]
@@ -164,7 +175,7 @@ class NodeMetrics:
     def observe_commit(self, seconds: float, orders: int) -> None:
         self.commit_seconds.observe(seconds)
 
-    def bind_replication(self, replicator: Replicator) -> None:
+    def bind_replication(self, replicator: ReplicationState) -> None:
         self.sync_seconds = Histogram(
             "warehouse_replication_sync_duration_seconds",
             "One replica sync round (POST /sync with wait), by whether it confirmed the commits",

@@ -27,7 +27,7 @@ from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
 from ..replication import ReplicationFailed
 from ..store import CreateResult, StoreError
-from .orders import STATUS, conflict_detail, home_region_label
+from .orders import STATUS, conflict_detail, home_region_label, read_only_refusal
 
 log = logging.getLogger("warehouse_node.orders")
 router = APIRouter(tags=["orders"])
@@ -77,6 +77,8 @@ def _order_id_of(payload: Any) -> str | None:
 @router.post("/orders", responses=_BULK_RESPONSES)
 async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
     """Create many orders; ``{"results": [{"order_id", "status", "order" | "detail"}]}``."""
+    if node.follower is not None:
+        return read_only_refusal(node)
     payloads = _read_envelope(await request.body(), node)
     if isinstance(payloads, Response):
         return payloads

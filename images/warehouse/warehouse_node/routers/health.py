@@ -26,7 +26,7 @@ async def health(request: Request, node: NodeDep) -> Response:
         status = "down"
     elif current >= 1.0 or not store.healthy:
         status = "degraded"
-    replicator = node.replicator
+    replicator = node.replicator or node.follower
     if status == "ok" and replicator is not None and not replicator.healthy:
         status = "degraded"
     report = Health(

@@ -39,6 +39,20 @@ _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def read_only_refusal(node: Node) -> Response:
+    """421: a follower is a read-only copy; the body names the primary that takes writes."""
+    primary = node.settings.primary_url or None
+    where = f"send it to the primary {primary}" if primary else "send it to the region's primary"
+    return JSONResponse(
+        {
+            "detail": f"this is a read-only follower of region {node.settings.region}: {where}",
+            "primary": primary,
+            "region": node.settings.region,
+        },
+        status_code=421,
+    )
+
+
 def _json(body: str, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
@@ -98,6 +112,8 @@ async def _read_order(request: Request, node: Node) -> Order | Response:
 @router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
 async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
     """Create an order in this shard; the same ``order_id`` again is a replay, not a copy."""
+    if node.follower is not None:
+        return read_only_refusal(node)
     order = await _read_order(request, node)
     if isinstance(order, Response):
         return order
