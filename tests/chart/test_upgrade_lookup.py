@@ -105,9 +105,7 @@ async def _render_against(mock: km.KubernetesEmulator, tmp_path: Path) -> list[d
     args = [
         "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
         "--dry-run=server", "--disable-openapi-validation", "--kubeconfig", str(kubeconfig),
-        "--show-only", "templates/token-secret.yaml",
-        "--show-only", "templates/routing-configmap.yaml",
-    ]  # fmt: skip
+    ]  # fmt: skip  (no --show-only: a template that renders nothing would be an error)
     home = str(tmp_path)
     process = await asyncio.create_subprocess_exec(
         helm_binary(),
@@ -124,6 +122,14 @@ async def _render_against(mock: km.KubernetesEmulator, tmp_path: Path) -> list[d
 def _by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     (doc,) = [d for d in docs if d["kind"] == kind]
     return doc
+
+
+def _routing(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == ROUTING_CONFIGMAP
+    ]
 
 
 @pytest.mark.asyncio
@@ -148,8 +154,11 @@ async def test_upgrade_keeps_the_token_and_the_routing_document(kmock, tmp_path)
 
     token = base64.b64decode(_by_kind(docs, "Secret")["data"]["token"]).decode()
     assert token == KEPT_TOKEN
-    document = RoutingDocument.from_json(_by_kind(docs, "ConfigMap")["data"][ROUTING_KEY])
+    # an older chart's install: rendered once more, live content carried over, keep policy added
+    (routing,) = _routing(docs)
+    document = RoutingDocument.from_json(routing["data"][ROUTING_KEY])
     assert document.generation == 7 and document.ready_regions() == ["HCM"]
+    assert routing["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
 @pytest.mark.asyncio
@@ -160,8 +169,43 @@ async def test_first_install_draws_a_token_and_seeds_an_empty_document(kmock, tm
 
     token = base64.b64decode(_by_kind(docs, "Secret")["data"]["token"]).decode()
     assert len(token) == 48 and token != KEPT_TOKEN
-    document = RoutingDocument.from_json(_by_kind(docs, "ConfigMap")["data"][ROUTING_KEY])
+    (routing,) = _routing(docs)
+    document = RoutingDocument.from_json(routing["data"][ROUTING_KEY])
     assert document.generation == 0 and document.regions == {}
+    # Helm must not delete it when a later upgrade leaves it out of the manifest
+    assert routing["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     # the lookups really went to the API server
     fetched = {(r.resource.plural, r.name) for r in kmock if r.resource is not None and r.name}
     assert {("secrets", f"{RELEASE}-node-token"), ("configmaps", ROUTING_CONFIGMAP)} <= fetched
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param(
+            {
+                "labels": OWNED["labels"],
+                "annotations": {**OWNED["annotations"], "helm.sh/resource-policy": "keep"},
+            },
+            id="seeded-by-this-chart",
+        ),
+        pytest.param({"labels": {"app.kubernetes.io/part-of": "regional-orders"}}, id="controller"),
+    ],
+)
+async def test_upgrade_never_renders_the_controllers_routing_document(kmock, tmp_path, metadata):
+    """After the first install the routing document is the controller's: an upgrade leaves it
+    out of the manifest, so Helm can neither overwrite nor (keep policy) delete it."""
+    _serve_the_charts_kinds(kmock)
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": ROUTING_CONFIGMAP, "namespace": NAMESPACE, **metadata},
+        "data": {ROUTING_KEY: json.dumps(LIVE_DOCUMENT)},
+    }
+    await _create(kmock, "configmaps", configmap)
+
+    docs = await _render_against(kmock, tmp_path)
+
+    assert _routing(docs) == []
+    assert [d for d in docs if d["kind"] == "StatefulSet"]  # the rest of the chart did render
