@@ -103,8 +103,15 @@ async def _render_against(mock: km.KubernetesEmulator, tmp_path: Path) -> list[d
     )
     # async: the emulator answers helm from this very event loop
     args = [
-        "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-        "--dry-run=server", "--disable-openapi-validation", "--kubeconfig", str(kubeconfig),
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--dry-run=server",
+        "--disable-openapi-validation",
+        "--kubeconfig",
+        str(kubeconfig),
     ]  # fmt: skip  (no --show-only: a template that renders nothing would be an error)
     home = str(tmp_path)
     process = await asyncio.create_subprocess_exec(
@@ -126,9 +133,7 @@ def _by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def _routing(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        d
-        for d in docs
-        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == ROUTING_CONFIGMAP
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == ROUTING_CONFIGMAP
     ]
 
 
