@@ -45,9 +45,7 @@ def pod_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tpl\nversion: 0.0.0\n")
     (chart / "templates").mkdir()
     (chart / "templates" / "pod.yaml").write_text("{{ tpl .Values.podTemplate . }}\n")
-    result = run_helm(
-        ["template", AIRFLOW_RELEASE, str(chart), "-n", NAMESPACE, "-f", str(VALUES)]
-    )
+    result = run_helm(["template", AIRFLOW_RELEASE, str(chart), "-n", NAMESPACE, "-f", str(VALUES)])
     assert result.returncode == 0, result.stderr
     path = chart / "pod_template_file.yaml"
     path.write_text(result.stdout)
@@ -65,11 +63,12 @@ def task_pods(airflow_db: Path, pod_template: Path, tmp_path_factory) -> dict[st
         "AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE": str(pod_template),
         "AIRFLOW__KUBERNETES_EXECUTOR__NAMESPACE": NAMESPACE,
     }
+    command = [
+        *airflow_command(), "kubernetes", "generate-dag-yaml", "order_workflow",
+        "--logical-date", "2026-01-01T00:00:00+00:00", "--output-path", str(out),
+    ]  # fmt: skip
     done = subprocess.run(
-        [
-            *airflow_command(), "kubernetes", "generate-dag-yaml", "order_workflow",
-            "--logical-date", "2026-01-01T00:00:00+00:00", "--output-path", str(out),
-        ],  # fmt: skip
+        command,
         env=env,
         capture_output=True,
         text=True,
