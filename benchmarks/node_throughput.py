@@ -9,10 +9,13 @@ Every server runs pinned to one core (``taskset -c 0``), the load generator to a
 - ``durable``: the real node (WAL, synchronous=FULL, group commits);
 - ``naive``: the same app on one connection + one commit per order, rollback journal;
 - ``raw``: the same server with a route that returns the body unparsed (informational);
-- ``health@1M``: ``GET /health`` of a real node holding 1,000,000 orders.
+- ``health@1M``: ``GET /health`` of a real node holding 1,000,000 orders;
+- ``replicated``: the real node with a ``file://`` Litestream replica in sync mode (a 201 only
+  once the replica holds the order); its Litestream child runs on the server's core too.
 
 Bars (issue 2): durable >= 0.65 x echo, durable >= 5 x naive, durable p99 <= 30 ms,
-health@1M >= 0.8 x echo. Exit status 1 when a bar fails.
+health@1M >= 0.8 x echo. Bars (issue 11): replicated >= 0.7 x durable, replicated p99 <= 50 ms.
+Exit status 1 when a bar fails. ``--variants durable,replicated`` runs only those (their bars).
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ def pinned(cpu: str, argv: list[str]) -> list[str]:
 
 def start_server(variant: str, data_dir: Path, cpu: str, logs: Path) -> tuple[ManagedProcess, int]:
     port = free_port()
-    if variant in ("durable", "health"):
+    env = {"NODE_API_TOKEN": "", "LOG_LEVEL": "INFO", "ORDER_REGIONS": "HCM,HN,DN"}
+    if variant == "replicated":
+        env["NODE_REPLICA_URL"] = f"file://{data_dir.with_name(data_dir.name + '-replica')}"
+        env["NODE_REPLICATION"] = "sync"
+    if variant in ("durable", "health", "replicated"):
         argv = [
             *node_command(),
             "--region", "HCM", "--host", "127.0.0.1", "--port", str(port),
@@ -58,7 +65,6 @@ def start_server(variant: str, data_dir: Path, cpu: str, logs: Path) -> tuple[Ma
             sys.executable, "-m", "benchmarks.node_servers", "--variant", variant,
             "--port", str(port), "--data-dir", str(data_dir),
         ]  # fmt: skip
-    env = {"NODE_API_TOKEN": "", "LOG_LEVEL": "INFO", "ORDER_REGIONS": "HCM,HN,DN"}
     process = ManagedProcess(
         f"bench-{variant}",
         pinned(cpu, argv),
@@ -115,7 +121,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
         result["cpu_us_per_request"] = (
             (cpu_seconds(process.pid) - cpu_before) / max(1, result["sent_total"]) * 1e6
         )
-        if variant == "durable":
+        if variant in ("durable", "replicated"):
             # Integrity: every request got its 201 and every 201 is a stored row.
             result["stored"] = stored_orders(port)
             result["mean_group"] = round(mean_group_size(port), 1)
@@ -123,6 +129,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
         process.stop(grace=30)
     result["variant"] = variant
     shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(data.with_name(data.name + "-replica"), ignore_errors=True)
     return result
 
 
@@ -177,7 +184,41 @@ def best(results: list[Result], variant: str) -> Result:
     return max((r for r in results if r["variant"] == variant), key=lambda r: r["rps"])
 
 
+def replication_bars(results: list[Result]) -> bool:
+    """Issue 11: sync-replicated POSTs >= 0.7 x the same node without replication, p99 <= 50."""
+    durable, replicated = best(results, "durable"), best(results, "replicated")
+    ratio = replicated["rps"] / durable["rps"]
+    cpu = median_cpu(results, "replicated") / median_cpu(results, "durable")
+    ratio_ok, p99_ok = ratio >= 0.7, replicated["p99_ms"] <= 50.0
+    integrity = all(
+        r.get("stored") == r["sent_total"] and r["non_2xx"] == 0
+        for r in results
+        if r["variant"] == "replicated"
+    )
+    print(
+        f"  {'PASS' if ratio_ok else 'FAIL'}  {'replicated / durable >= 0.7':<26} ratio {ratio:6.2f}"
+    )
+    print(
+        f"  {'PASS' if p99_ok else 'FAIL'}  {'replicated p99 <= 50 ms':<26}"
+        f" p99 {replicated['p99_ms']:.2f} ms"
+    )
+    print(f"  info  replicated CPU per request = {cpu:.2f} x durable's (node + Litestream child)")
+    print(
+        f"  {'PASS' if integrity else 'FAIL'}  every replicated POST got a 2xx and is a stored row"
+    )
+    return ratio_ok and p99_ok and integrity
+
+
 def report(results: list[Result], args: argparse.Namespace) -> bool:
+    variants = {r["variant"] for r in results}
+    if not {"echo", "naive", "health@1M", "raw"} <= variants:  # a --variants run
+        print(f"\n{'variant':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+        for r in results:
+            print(
+                f"{r['variant']:<11} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+                f" {r['non_2xx']:>8}"
+            )
+        return replication_bars(results) if {"durable", "replicated"} <= variants else True
     echo, durable, naive = best(results, "echo"), best(results, "durable"), best(results, "naive")
     health = best(results, "health@1M")
     print(
@@ -226,6 +267,8 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
     )
     ok &= integrity
     print(f"  {'PASS' if integrity else 'FAIL'}  every durable POST got a 2xx and is a stored row")
+    if "replicated" in variants:
+        ok &= replication_bars(results)
     cpu = {v: median_cpu(results, v) for v in ("raw", "echo", "durable", "health@1M")}
     print(
         "  info  server CPU per request, median of rounds: "
@@ -255,6 +298,11 @@ def main() -> int:
     parser.add_argument("--client-cpu", default="1")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--report-from", type=Path, help="print the report of a saved --json")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="only these POST variants, e.g. durable,replicated (default: all, with health@1M)",
+    )
     args = parser.parse_args()
     if args.report_from:
         return 0 if report(json.loads(args.report_from.read_text()), args) else 1
@@ -267,17 +315,23 @@ def main() -> int:
         rps = result["rps"]
         print(f"  round {round_no + 1} {result['variant']:<10} {rps:7.0f} req/s", flush=True)
 
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
     try:
-        health_data = work / "data-health"
-        prefill_seconds = prefill(health_data, args.health_orders)
-        print(f"  pre-filled {args.health_orders} orders in {prefill_seconds:.0f} s", flush=True)
-        # Interleaved rounds: other load on the machine hits every variant alike, and the best
-        # round of each is the one least disturbed.
-        for round_no in range(args.rounds):
-            for variant in ("echo", "durable", "raw"):
-                note(measure(variant, args, work, f"r{round_no}"), round_no)
-            note(measure_health(args, health_data, work, prefill_seconds), round_no)
-        note(measure("naive", args, work, "r0"), 0)
+        if chosen:
+            for round_no in range(args.rounds):
+                for variant in chosen:
+                    note(measure(variant, args, work, f"r{round_no}"), round_no)
+        else:
+            health_data = work / "data-health"
+            prefill_seconds = prefill(health_data, args.health_orders)
+            print(f"  pre-filled {args.health_orders} orders in {prefill_seconds:.0f} s")
+            # Interleaved rounds: other load on the machine hits every variant alike, and the
+            # best round of each is the one least disturbed.
+            for round_no in range(args.rounds):
+                for variant in ("echo", "durable", "replicated", "raw"):
+                    note(measure(variant, args, work, f"r{round_no}"), round_no)
+                note(measure_health(args, health_data, work, prefill_seconds), round_no)
+            note(measure("naive", args, work, "r0"), 0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok = report(results, args)
