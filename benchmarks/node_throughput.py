@@ -195,9 +195,8 @@ def replication_bars(results: list[Result]) -> bool:
         for r in results
         if r["variant"] == "replicated"
     )
-    print(
-        f"  {'PASS' if ratio_ok else 'FAIL'}  {'replicated / durable >= 0.7':<26} ratio {ratio:6.2f}"
-    )
+    name = "replicated / durable >= 0.7"
+    print(f"  {'PASS' if ratio_ok else 'FAIL'}  {name:<26} ratio {ratio:6.2f}")
     print(
         f"  {'PASS' if p99_ok else 'FAIL'}  {'replicated p99 <= 50 ms':<26}"
         f" p99 {replicated['p99_ms']:.2f} ms"
