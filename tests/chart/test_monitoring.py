@@ -13,7 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from controller.metrics import Metrics as ControllerMetrics
 from order_contracts.labels import COMPONENT_LABEL, REGION_LABEL
+from warehouse_node.litestream import ControlClient
 from warehouse_node.metrics import NodeMetrics
+from warehouse_node.replication import Replicator
 
 from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, by_kind, one, render_chart
 
@@ -97,6 +99,8 @@ def test_prometheusrule_holds_exactly_the_rule_file():
         "NoReadyRegion",
         "WarehouseHighErrorRate",
         "WarehouseHighLatencyP99",
+        "WarehouseReplicationFailing",
+        "WarehouseReplicationLagHigh",
     ]
 
 
@@ -110,7 +114,7 @@ def test_rendered_rules_pass_promtool_check(tmp_path):
         ["promtool", "check", "rules", str(rendered)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout
 
 
 @pytest.mark.parametrize("test_file", PROMTOOL_TESTS, ids=lambda p: p.name)
@@ -136,6 +140,8 @@ def _exported(registry: CollectorRegistry) -> dict[str, set[str]]:
 def test_rules_only_name_metrics_and_labels_the_code_exports():
     node = NodeMetrics(region="HCM", version="test")
     node.observe_request("POST", "/order", 500, 0.7)  # labelled series exist once used
+    # A replicated node's metrics exist once replication is bound (no socket needed to export).
+    node.bind_replication(Replicator(ControlClient(Path("/nonexistent"), Path("db")), "sync", 1))
     controller = ControllerMetrics()
     exported = _exported(node.registry) | _exported(controller.registry)
     # `component` and `region` come from the ServiceMonitor relabelling; `le` from histograms
