@@ -168,8 +168,8 @@ class Campaign:
     def _unsupported(self, trial: Trial) -> str | None:
         if trial.kind == "disk-loss" and not self.replication and not self.options.self_check:
             return (
-                "unsupported: the node has no replication (NODE_REPLICA_URL), so a lost disk "
-                "loses its orders; --self-check runs it anyway to prove the checker sees that"
+                "unsupported: the nodes run without replication (NODE_REPLICA_URL), so a lost "
+                "disk loses its orders; --self-check runs it anyway to prove the checker sees that"
             )
         return None
 

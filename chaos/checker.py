@@ -15,7 +15,9 @@ Per fault (a *trial*):
 * **recovery** — fault end until an order of the region sent after it is committed at home.
 
 Orders are counted against the trial during which they were sent (from its quiet lead to the
-next trial's), so a loss points at the fault that caused it.
+next trial's). A lost order is blamed on the first fault after its acknowledgement that hit the
+warehouse holding it (a lost disk takes what was stored before it), so a loss points at the
+fault that caused it.
 """
 
 from __future__ import annotations
@@ -195,6 +197,30 @@ def attribute(
     return buckets
 
 
+def blame_losses(
+    results: Sequence[OrderResult], records: Sequence[TrialRecord], lost: set[str]
+) -> dict[str, int]:
+    """Which trial lost each lost order: the first fault, after the order was acknowledged,
+    that hit the warehouse holding it (a lost disk loses what was stored before); failing
+    that, the trial it was sent in. ``order id → trial index``."""
+    sent_in = {
+        r.order_id: index
+        for index, bucket in enumerate(attribute(results, records))
+        for r in bucket
+    }
+    blamed = {}
+    for r in results:
+        if r.order_id not in lost:
+            continue
+        hit = [
+            rec.index
+            for rec in records
+            if rec.start is not None and rec.start >= r.finished and rec.region == r.warehouse
+        ]
+        blamed[r.order_id] = hit[0] if hit else sent_in[r.order_id]
+    return blamed
+
+
 def check_trials(
     results: Sequence[OrderResult],
     records: Sequence[TrialRecord],
@@ -204,19 +230,22 @@ def check_trials(
     lost, duplicated = set(verification.lost), set(verification.duplicated)
     refused_stored = set(verification.refused_but_stored)
     stored_failed = set(verification.unacknowledged_stored)
+    blamed = blame_losses(results, records, lost)
+    by_id = {r.order_id: r for r in results}
     outcomes = []
     for record, sent in zip(records, attribute(results, records), strict=True):
+        lost_here = [oid for oid, index in blamed.items() if index == record.index]
         outcome = measure(record, sent, results, transitions)
         doubt = [r for r in sent if in_doubt(r)]
         outcome.acknowledged = sum(r.outcome == "committed" for r in sent)
-        outcome.lost = sum(r.order_id in lost for r in sent)
+        outcome.lost = len(lost_here)
         outcome.duplicated = sum(r.order_id in duplicated for r in sent)
         outcome.refused_but_stored = sum(r.order_id in refused_stored for r in sent)
         outcome.in_doubt = len(doubt)
         outcome.in_doubt_stored = sum(r.order_id in stored_failed for r in doubt)
         outcome.in_doubt_not_stored = outcome.in_doubt - outcome.in_doubt_stored
         outcome.samples = {
-            "lost": [r.order_id for r in sent if r.order_id in lost][:10],
+            "lost": sorted(lost_here, key=lambda oid: by_id[oid].index)[:10],
             "duplicated": [r.order_id for r in sent if r.order_id in duplicated][:10],
             "in_doubt": [f"{r.order_id}: {r.cause}" for r in doubt][:5],
         }

@@ -16,6 +16,7 @@ import contextlib
 import shutil
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=d.report, help="JSON report path")
     p.add_argument("--plot", type=Path, default=None, help="timeline PNG path")
     p.add_argument(
+        "--replication",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="give every node a Litestream replica (auto: when the node supports it)",
+    )
+    p.add_argument(
         "--self-check",
         action="store_true",
         help="disk-loss with replication off: the checker must report lost orders (exit 1)",
@@ -108,7 +115,7 @@ def parse_options(argv: list[str] | None) -> CampaignOptions:
         self_check=args.self_check,
     )
     options.validate()
-    return options
+    return replace(options, replication=args.replication)
 
 
 def prepare_state_dir(path: Path) -> Path:
@@ -142,6 +149,7 @@ async def _run(options: CampaignOptions, console: Console, replication: bool) ->
             options.state_dir,
             airflow=options.target == "airflow",
             tmpfs_size=options.disk_size if "disk-full" in options.faults else None,
+            replication=replication,
         ) as cluster:
             console.print(
                 f"system up: {', '.join(cluster.regions)} behind fault proxies; "
@@ -163,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         console.print(f"orders-chaos: error: {exc}", soft_wrap=True)
         return EXIT_USAGE
-    replication = False if options.self_check else replication_supported()
+    supported = replication_supported()
+    if options.replication == "on" and not supported:
+        console.print("orders-chaos: error: --replication on: this node has no NODE_REPLICA_URL")
+        return EXIT_USAGE
+    replication = options.replication != "off" and supported and not options.self_check
     try:
         result = asyncio.run(_run(options, console, replication))
     except (CampaignError, ClusterError, TimeoutError, RuntimeError) as exc:
@@ -190,8 +202,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _with_state_dir(options: CampaignOptions) -> CampaignOptions:
-    from dataclasses import replace
-
     return replace(options, state_dir=prepare_state_dir(options.state_dir))
 
 

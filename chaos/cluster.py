@@ -161,10 +161,13 @@ def chaos_cluster(
     node_env: dict[str, str] | None = None,
     retries: int = 3,
     retry_delay_s: float = 5.0,
+    replication: bool = False,
 ) -> Iterator[ChaosCluster]:
     """Nodes behind proxies, the routing source on the proxies, optionally Airflow.
 
     ``tmpfs_size`` (e.g. ``"64m"``) mounts a tmpfs of that size on every node's data directory.
+    ``replication`` gives every node a Litestream replica in ``STATE/replica/<region>`` (outside
+    its data directory, so ``disk-loss`` leaves it), acknowledged in sync mode.
     """
     state_dir = Path(state_dir).resolve()
     stack = LocalStack(state_dir=state_dir, node_token=secrets.token_urlsafe(24))
@@ -183,7 +186,11 @@ def chaos_cluster(
                 mount_tmpfs(path, tmpfs_size)
                 cluster.mounts[region] = path
         cleanup.callback(lambda: [p.stop() for p in stack.nodes.values()])
-        start_nodes(stack, regions, env)
+        replicas = {
+            region: ["--replica-url", (state_dir / "replica" / region.lower()).as_uri()]
+            for region in regions
+        }
+        start_nodes(stack, regions, env, replicas if replication else None)
         cluster.direct_urls = dict(stack.node_urls)
         cleanup.callback(lambda: [p.stop(grace=2) for p in cluster.proxies.values()])
         for region in regions:

@@ -98,6 +98,8 @@ class CampaignOptions:
     plot: Path | None = None
     #: the checker's own test: disk-loss with replication off must report losses
     self_check: bool = False
+    #: auto (when the node supports it), on or off
+    replication: str = "auto"
     regions: tuple[str, ...] = field(default_factory=configured_regions)
 
     def validate(self) -> None:

@@ -31,6 +31,10 @@ from order_contracts.routing import RegionObservation, RoutingDocument, build_ro
 
 log = logging.getLogger("routing-source")
 
+#: a gray failure (SIGSTOP, a partition: TCP accepts, nothing answers) costs at most this plus
+#: one poll interval before the region is marked not ready (issue 13's bar is 3 s)
+PROBE_TIMEOUT_S = 1.0
+
 
 def probe_ready_endpoints(client: httpx.Client, url: str) -> int:
     """1 when the node answers ``/health`` and is not down, else 0 (503 bodies count as down)."""
@@ -51,7 +55,7 @@ class LocalRoutingSource:
         proximity: Proximity,
         out_path: Path,
         history_path: Path | None = None,
-        timeout: float = 1.0,
+        timeout: float = PROBE_TIMEOUT_S,
         followers: dict[str, list[str]] | None = None,
     ):
         self.nodes = nodes
@@ -176,13 +180,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="serve /routing.json (0: off)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=PROBE_TIMEOUT_S,
+        help="seconds a node has to answer /health before it counts as not ready: a frozen or "
+        f"partitioned node accepts connections and never answers ({PROBE_TIMEOUT_S:g})",
+    )
     args = parser.parse_args(argv)
     configure_json_logging()
     followers: dict[str, list[str]] = {}
     for region, url in args.follower:
         followers.setdefault(region, []).append(url)
     source = LocalRoutingSource(
-        dict(args.node), configured_proximity(), args.out, args.history, followers=followers
+        dict(args.node),
+        configured_proximity(),
+        args.out,
+        args.history,
+        timeout=args.probe_timeout,
+        followers=followers,
     )
     source.poll_once()
     if args.port:

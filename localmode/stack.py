@@ -83,11 +83,22 @@ class LocalStack:
         return {"Authorization": f"Bearer {self.node_token}"}
 
 
-def start_nodes(stack: LocalStack, regions: tuple[str, ...], env: Mapping[str, str]) -> None:
+def start_nodes(
+    stack: LocalStack,
+    regions: tuple[str, ...],
+    env: Mapping[str, str],
+    extra_args: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Boot one node per region on ``STATE/data/<region>``; ``extra_args`` per region (e.g.
+    each its own ``--replica-url``)."""
     processes = {}
     for region in regions:
         process, url = node_process(
-            region, stack.state_dir / "data" / region.lower(), stack.log_dir, env=env
+            region,
+            stack.state_dir / "data" / region.lower(),
+            stack.log_dir,
+            env=env,
+            extra_args=(extra_args or {}).get(region),
         )
         processes[region], stack.node_urls[region] = process, url
         stack.nodes[region] = process

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.faults import replication_supported
 from localmode.processes import console_script
 
 pytestmark = pytest.mark.slow
@@ -40,31 +41,64 @@ def mounts_under(path: Path) -> list[str]:
     return [line for line in text.splitlines() if str(path.resolve()) in line]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="disk-full mounts a tmpfs (root)")
-def test_every_node_fault_once_loses_nothing(tmp_path: Path) -> None:
-    faults = "kill,freeze,partition,slow,disk-full,disk-loss,routing-kill"
-    code, report, err = run(
-        tmp_path,
-        *("--trials", "7", "--faults", faults, "--seed", "3", "--rate", "40"),
-        *("--window", "3-4", "--lead", "0.5-1", "--plot", str(tmp_path / "timeline.png")),
-    )
-    assert code == 0, err[-3000:]
+def check_campaign(report: dict, faults: str) -> None:
     assert report["passed"] is True
     rows = {row["kind"]: row for row in report["faults"]}
     assert set(rows) == set(faults.split(","))
-    assert rows["disk-loss"]["statuses"] == {"unsupported": 1}  # no replication yet
     verification = report["verification"]
     assert verification["lost"] == verification["duplicated"] == 0
+    assert verification["refused_but_stored"] == 0
     assert verification["acknowledged"] > 500
     for trial in report["trials"]:
         assert trial["status"] in ("done", "unsupported"), trial
     # gray failures are detected and routed around (issue 13's bars: 3 s and 5 s)
     for kind in ("freeze", "partition"):
-        assert rows[kind]["detected"] == 1, rows[kind]
-        assert rows[kind]["detection_s_max"] <= 3.0, rows[kind]
-        assert rows[kind]["fallback_s_max"] <= 5.0, rows[kind]
+        if kind in rows:
+            assert rows[kind]["detected"] == 1, rows[kind]
+            assert rows[kind]["detection_s_max"] <= 3.0, rows[kind]
+            assert rows[kind]["fallback_s_max"] <= 5.0, rows[kind]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="disk-full mounts a tmpfs (root)")
+def test_every_fault_kind_once_loses_nothing(tmp_path: Path) -> None:
+    """Without replication (disk-loss is then reported unsupported): the faults of processes,
+    packets and disks, and the routing source."""
+    faults = "kill,freeze,partition,slow,disk-full,disk-loss,routing-kill"
+    code, report, err = run(
+        tmp_path,
+        *("--trials", "7", "--faults", faults, "--seed", "3", "--rate", "40"),
+        *("--window", "3-4", "--lead", "0.5-1", "--replication", "off"),
+        *("--plot", str(tmp_path / "timeline.png")),
+    )
+    assert code == 0, err[-3000:]
+    check_campaign(report, faults)
+    assert report["config"]["replication"] is False
+    assert {row["kind"]: row for row in report["faults"]}["disk-loss"]["statuses"] == {
+        "unsupported": 1
+    }
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     assert mounts_under(tmp_path) == []
+
+
+@pytest.mark.xfail(
+    reason="known bug found by this campaign (docs/chaos.md#findings): under load a node's sync "
+    "replication wait fails ('the replica holds transaction N, not N+1'), the node answers 503 "
+    "for an order it committed locally, and clients treat 503 as 'not stored' and reroute it: "
+    "duplicates",
+    strict=False,
+)
+def test_disk_loss_with_replication_loses_nothing(tmp_path: Path) -> None:
+    if not replication_supported():
+        pytest.skip("the node has no replication (NODE_REPLICA_URL)")
+    faults = "disk-loss,kill"
+    code, report, err = run(
+        tmp_path,
+        *("--trials", "2", "--faults", faults, "--seed", "5", "--rate", "40"),
+        *("--window", "2-3", "--lead", "0.5-1", "--replication", "on"),
+    )
+    assert code == 0, err[-3000:]
+    check_campaign(report, faults)
+    assert report["config"]["replication"] is True
 
 
 def test_self_check_reports_the_orders_a_lost_disk_took(tmp_path: Path) -> None:

@@ -90,3 +90,16 @@ def test_a_fault_routing_never_noticed_has_no_detection_time() -> None:
     assert outcome.detection_s is None
     assert outcome.fallback_s is None
     assert outcome.unavailable_s is not None and outcome.unavailable_s < 0.25
+
+
+def test_orders_a_lost_disk_took_are_blamed_on_the_disk_loss() -> None:
+    # HCM orders acknowledged during a kill of HN (0..10) are lost when HCM's disk goes at 20
+    results = [result(i, i * 0.5) for i in range(20)]
+    records = [
+        TrialRecord(0, "kill", "HN", 2.0, lead_at=0.0, start=2.0, end=4.0),
+        TrialRecord(1, "disk-loss", "HCM", 2.0, lead_at=15.0, start=20.0, end=22.0),
+    ]
+    lost = [f"o-{i}" for i in range(20)]
+    kill, disk_loss = check_trials(results, records, [], verification(lost=lost))
+    assert (kill.lost, disk_loss.lost) == (0, 20)
+    assert disk_loss.samples["lost"][:2] == ["o-0", "o-1"]

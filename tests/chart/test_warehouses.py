@@ -172,3 +172,12 @@ def test_a_region_can_be_taken_down_with_zero_replicas():
     )
     assert one(docs, "StatefulSet", "orders-warehouse-hcm")["spec"]["replicas"] == 0
     assert one(docs, "StatefulSet", "orders-warehouse-hn")["spec"]["replicas"] == 1
+
+
+def test_readiness_drops_a_silent_node_within_3_s():
+    """Gray failures (issue 13): the worst case from "stops answering" to "not ready" is one
+    period until the next probe, its timeout, and the further misses failureThreshold asks for."""
+    (sts, *_) = render_chart(show_only=["templates/warehouse-statefulset.yaml"])
+    probe = sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    worst = probe["periodSeconds"] * probe["failureThreshold"] + probe["timeoutSeconds"]
+    assert worst <= 3, probe

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -81,4 +85,42 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
         assert hn[0] is True and False in hn and hn[-1] is True
         assert [c["generation"] for c in changes] == sorted({c["generation"] for c in changes})
     finally:
+        process.stop()
+
+
+def test_should_mark_a_frozen_node_not_ready_within_3_s_and_ready_again_within_2_s(
+    three_nodes, tmp_path
+):
+    """A gray failure: SIGSTOP leaves the port accepting connections, and nothing answers."""
+    process, out, history, _ = routing_source_process(three_nodes, tmp_path)
+    process.start(ready_timeout=30)
+    node = three_nodes["HN"].process
+    assert node.pid is not None
+    try:
+        wait_until(
+            lambda: (d := read(out)) is not None and len(d.ready_regions()) == 3,
+            30,
+            what="all three regions ready",
+        )
+        frozen_at = time.time()
+        os.killpg(node.pid, signal.SIGSTOP)
+        wait_until(
+            lambda: (d := read(out)) is not None and not d.regions["HN"].ready, 30, what="HN down"
+        )
+        thawed_at = time.time()
+        os.killpg(node.pid, signal.SIGCONT)
+        wait_until(lambda: (d := read(out)) is not None and d.regions["HN"].ready, 30, what="HN")
+        changes = [json.loads(line) for line in history.read_text().splitlines()]
+        at = {
+            ready: datetime.fromisoformat(c["at"]).timestamp()
+            for c in changes
+            for ready in [c["ready"]["HN"]]
+            if c["at"] and datetime.fromisoformat(c["at"]).timestamp() >= frozen_at
+        }
+        assert at[False] - frozen_at <= 3.0, "a frozen node must be not ready within 3 s"
+        assert at[True] - thawed_at <= 2.0, "a thawed node must be ready again within 2 s"
+        others = [c for c in changes if c["ready"]["HCM"] is False or c["ready"]["DN"] is False]
+        assert others == [], "the frozen node must not hold up the other regions"
+    finally:
+        os.killpg(node.pid, signal.SIGCONT)
         process.stop()
