@@ -20,9 +20,11 @@ from typing import Any, Protocol, cast
 import httpx
 
 from order_contracts.routing import RoutingDocument
+from order_contracts.run_summary import summarize
 
 from . import http
 from .assignment import Decision, MemoProbe, decide
+from .bulk import deliver_in_bulk
 from .delivery import Outcome, post_order
 from .followers import settle_from_followers
 from .intake import Intake, describe
@@ -78,7 +80,8 @@ class TryOutcome:
         return dict(Counter(r["status"] for r in self.results))
 
     def xcom(self, mode: str) -> dict[str, Any]:
-        return {"mode": mode, "counts": self.counts, "orders": self.results}
+        """Counts and the orders that need a word, not every order (see run_summary)."""
+        return summarize(mode, self.results, DONE_OK, Outcome.CREATED.value)
 
 
 def new_ledger(intake: Intake, decisions: dict[str, Decision]) -> Ledger:
@@ -207,6 +210,18 @@ def _deliver(
         if len(pending) == 1:
             send(pending[0])  # the per-order mode: no thread pool on the hot path
             return
+        if settings.bulk_size > 1:
+            groups = deliver_in_bulk(
+                client,
+                groups,
+                orders,
+                bulk_size=settings.bulk_size,
+                width=width,
+                token=token,
+                try_number=try_number,
+            )
+            if not groups:
+                return
         pools = [
             ThreadPoolExecutor(max_workers=min(width, len(group)), thread_name_prefix=node)
             for (node, _), group in groups.items()
