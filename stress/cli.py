@@ -69,7 +69,11 @@ def stress(
         typer.Option(help="how long to send, e.g. 30s or 2m (open loop: rate x duration orders)"),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, max=500, help="Airflow: orders per DAG run (conf.orders)")
+        int, typer.Option(min=1, max=2000, help="Airflow: orders per DAG run (conf.orders)")
+    ] = 1,
+    bulk: Annotated[
+        int,
+        typer.Option(min=1, max=100_000, help="nodes: orders per POST /orders (1: POST /order)"),
     ] = 1,
     regions: Annotated[
         str | None,
@@ -123,6 +127,8 @@ def stress(
     console = Console()  # the report goes to stdout; errors to stderr
     if batch_size > 1 and target is not TargetName.airflow:
         raise typer.BadParameter("applies to --target airflow only", param_hint="--batch-size")
+    if bulk > 1 and target is not TargetName.nodes:
+        raise typer.BadParameter("applies to --target nodes only", param_hint="--bulk")
     config = StressConfig(
         target="airflow" if target is TargetName.airflow else "nodes",
         orders=orders,
@@ -130,6 +136,7 @@ def stress(
         rate=rate_per_s,
         duration=duration_s,
         batch_size=batch_size,
+        bulk=bulk,
         region_mix=mix,
         invalid_ratio=invalid_ratio,
         seed=seed,

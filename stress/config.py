@@ -104,6 +104,8 @@ class StressConfig:
     rate: float | None = None
     duration: float | None = None
     batch_size: int = 1
+    #: nodes target: orders per POST /orders (1: one POST /order each)
+    bulk: int = 1
     region_mix: dict[str, float] = field(default_factory=lambda: parse_region_mix(None))
     invalid_ratio: float = 0.0
     seed: int = 0
@@ -135,6 +137,11 @@ class StressConfig:
         return self.concurrency if self.rate is None else max(self.concurrency, OPEN_LOOP_SENDERS)
 
     @property
+    def unit_size(self) -> int:
+        """Orders sent together: a DAG run's batch (Airflow) or a bulk request (nodes)."""
+        return self.batch_size if self.target == "airflow" else self.bulk
+
+    @property
     def mode(self) -> Literal["open", "closed"]:
         return "open" if self.rate is not None else "closed"
 
@@ -155,6 +162,7 @@ class StressConfig:
             "rate_per_s": self.rate,
             "duration_s": self.duration,
             "batch_size": self.batch_size,
+            "bulk": self.bulk,
             "regions": self.region_mix,
             "invalid_ratio": self.invalid_ratio,
             "seed": self.seed,

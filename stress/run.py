@@ -61,8 +61,10 @@ class RunOutcome:
 def _target(config: StressConfig, recorder: Recorder) -> Any:
     if config.target == "nodes":
         from .targets.nodes import NodesTarget
+        from .targets.nodes_bulk import BulkNodesTarget
 
-        return NodesTarget(
+        kind = BulkNodesTarget if config.bulk > 1 else NodesTarget
+        return kind(
             recorder,
             config.routing,
             token=config.node_token,
@@ -128,12 +130,12 @@ async def run_stress(
         gc.collect()
         gc.freeze()
         recorder.t0, recorder.started_at = time.monotonic(), time.time()
-        units: Iterable[Unit] = units_of(orders, config.batch_size)
+        units: Iterable[Unit] = units_of(orders, config.unit_size)
         counters = lambda: (recorder.sent, recorder.committed, recorder.rejected, recorder.failed)  # noqa: E731
         async with live_progress(counters, planned, console, enabled=config.progress):
             if config.rate is not None:
                 await run_open(
-                    units, target.send, config.rate / config.batch_size, recorder, config.senders
+                    units, target.send, config.rate / config.unit_size, recorder, config.senders
                 )
             else:
                 await run_closed(units, target.send, config.concurrency, recorder, config.duration)

@@ -2,7 +2,8 @@
 
 Per-order mode sends ``conf={"order": ...}``, one run per order; batch mode sends
 ``conf={"orders": [...]}``. Each run is followed to its end, then the process task's XCom says,
-per order, where it was committed (home region, warehouse, fallback, attempts, status). The
+per order, where it was committed (home region, warehouse, fallback, attempts, status; in a
+batch's XCom implied for the usual case, see ``order_contracts.run_summary``). The
 result keeps Airflow's side (the trigger was accepted, and how long that took) apart from the
 warehouse's side (the order was committed), since a run can be accepted and still fail.
 
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 from localmode.airflow_api import AirflowAPIError, AsyncAirflowClient
+from order_contracts.run_summary import per_order_results
 
 from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
 from ..engine import Unit
@@ -38,22 +40,13 @@ COMMITTED = frozenset({"created", "replayed", "placed_at_home"})
 REFUSED = frozenset({"rejected", "invalid"})
 
 
-def result_entries(value: Any) -> dict[str, Mapping[str, Any]]:
-    """The process task's XCom as ``order_id → per-order result``.
+def result_entries(value: Any, unit: Unit) -> dict[str, Mapping[str, Any]]:
+    """The process task's XCom as ``order_id → per-order result`` for the orders of ``unit``.
 
-    Accepts a list of per-order results, or a mapping holding one under ``results`` / ``orders``
-    (or keyed by order id), so a single-order run and a batch read the same way.
+    A batch's XCom holds counts and only the orders that need a word; the shared reader
+    (``order_contracts.run_summary``, the DAG's own writer's counterpart) fills in the rest.
     """
-    if isinstance(value, Mapping):
-        for key in ("results", "orders"):
-            if isinstance(value.get(key), list):
-                return result_entries(value[key])
-        if "order_id" in value:
-            return {str(value["order_id"]): value}
-        return {str(k): v for k, v in value.items() if isinstance(v, Mapping)}
-    if isinstance(value, list):
-        return {str(e["order_id"]): e for e in value if isinstance(e, Mapping) and "order_id" in e}
-    return {}
+    return per_order_results(value, ((o.order_id, o.region.strip().upper()) for o in unit))
 
 
 class AirflowTarget:
@@ -143,7 +136,7 @@ class AirflowTarget:
             value = await self.client.xcom(DAG_ID, dag_run_id, PROCESS_TASK_ID)
         except (AirflowAPIError, httpx.HTTPError):
             value = None  # the process task never pushed: ingest refused everything, or it died
-        entries = result_entries(value)
+        entries = result_entries(value, unit)
         finished = now()
         return [
             self._result(

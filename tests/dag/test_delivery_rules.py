@@ -37,12 +37,19 @@ class Runner:
     """Tries of one process task instance: ``run(try_number)``."""
 
     def __init__(
-        self, conf: dict[str, Any], routing: Path, max_tries: int = 4, concurrency: int = 4
+        self,
+        conf: dict[str, Any],
+        routing: Path,
+        max_tries: int = 4,
+        concurrency: int = 4,
+        bulk_size: int = 1,
     ):
+        # bulk_size=1: one POST /order per order, which the fault scripts here address one by
+        # one; the batch path's bulk requests are tried in test_bulk_delivery.py.
         self.settings = WorkflowSettings(
-            node_timeout=5.0, health_timeout=1.0, node_concurrency=concurrency
+            node_timeout=5.0, health_timeout=1.0, node_concurrency=concurrency, bulk_size=bulk_size
         )
-        self.intake = read_conf(conf, 500)
+        self.intake = read_conf(conf, 2000)
         self.source = str(routing)
         with MemoProbe(1.0) as probe:
             self.decisions = plan(load_routing_document(self.source), self.intake["orders"], probe)

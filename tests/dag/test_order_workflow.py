@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import NodeFactory, RunningNode
 from tests.dag.conftest import run_dag
+from tests.node.test_health_metrics import samples
 from tests.support.fault_proxy import FaultProxy
 from tests.support.orders import order, stored_ids, write_routing
 
@@ -90,10 +91,16 @@ def test_a_batch_of_200_mixed_orders_lands_once_each_on_the_right_nodes(
 
     assert run.state == "success"
     assert run.xcom is not None and run.xcom["counts"] == {"created": 200}
+    # Counts and undelivered orders only: no per-order list in a batch's XCom.
+    assert run.xcom["undelivered"] == [] and "orders" not in run.xcom
+    assert {r: n["orders"] for r, n in run.xcom["nodes"].items()} == dict(expected)
     for region, node in three_nodes.items():
         ids = stored_ids(node)
         assert len(ids) == len(set(ids)) == expected[region], region
         assert set(ids) == {o["order_id"] for o in batch if o["region"] == region}
+        with node.client() as http:  # one POST /orders per node, not one POST per order
+            metrics = samples(http)
+        assert metrics[("warehouse_bulk_requests_total", (("result", "accepted"),))] == 1
 
 
 def test_an_invalid_order_fails_the_run_at_ingest_without_retries(

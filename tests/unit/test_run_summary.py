@@ -1,0 +1,64 @@
+"""The process task's XCom (order_contracts.run_summary): small for a batch, yet every order's
+result can be read back, the same way by the DAG's tests and the stress tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from order_contracts.run_summary import per_order_results, summarize
+
+COMMITTED = {"created", "replayed", "placed_at_home"}
+
+
+def result(order_id: str, home: str, node: str | None, status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "home_region": home,
+        "assigned_node": node,
+        "fallback_used": node not in (None, home),
+        "attempts": 1,
+        "status": status,
+        "committed_at": "2026-12-03T10:00:00.000+00:00",
+        "reason": "",
+        "detail": "",
+        **extra,
+    }
+
+
+def test_a_batch_summary_names_only_the_orders_that_need_a_word() -> None:
+    results = [result(f"u{i}", "HCM", "HCM", "created") for i in range(100)] + [
+        result("fb", "HCM", "DN", "created"),
+        result("again", "HN", "HN", "replayed"),
+        result("slow", "HN", "HN", "created", attempts=3),
+        result("lost", "DN", "DN", "ambiguous", detail="ReadTimeout"),
+        result("bad", None, None, "invalid"),  # type: ignore[arg-type]
+    ]
+    summary = summarize("batch", results, COMMITTED, "created")
+    assert summary["counts"] == {"created": 102, "replayed": 1, "ambiguous": 1, "invalid": 1}
+    assert set(summary["notable"]) == {"fb", "again", "slow"}
+    assert [r["order_id"] for r in summary["undelivered"]] == ["lost", "bad"]
+    assert summary["nodes"]["HCM"]["orders"] == 100 and summary["nodes"]["DN"]["orders"] == 1
+
+    homes = [(r["order_id"], r["home_region"] or "HCM") for r in results]
+    back = per_order_results(summary, homes)
+    assert set(back) == {r["order_id"] for r in results}
+    assert back["u7"]["status"] == "created" and back["u7"]["assigned_node"] == "HCM"
+    assert (back["fb"]["assigned_node"], back["fb"]["fallback_used"]) == ("DN", True)
+    assert back["again"]["status"] == "replayed"
+    assert back["slow"]["attempts"] == 3
+    assert back["lost"]["detail"] == "ReadTimeout"
+    assert back["u7"]["committed_at"] == "2026-12-03T10:00:00.000+00:00"
+
+
+def test_an_order_the_summary_cannot_account_for_is_left_out() -> None:
+    summary = summarize("batch", [result("a", "HCM", "HCM", "created")], COMMITTED, "created")
+    back = per_order_results(summary, [("a", "HCM"), ("never-processed", "HN")])
+    assert set(back) == {"a"}
+
+
+def test_a_single_order_run_keeps_its_full_result() -> None:
+    one = result("solo", "HN", "DN", "created", reason="HN unreachable")
+    summary = summarize("single", [one], COMMITTED, "created")
+    assert summary["orders"] == [one]
+    assert per_order_results(summary, [("solo", "HN")]) == {"solo": one}
+    assert per_order_results(None, [("solo", "HN")]) == {}
