@@ -7,7 +7,8 @@ stay those of single orders:
 
 - a per-order 201/200 is committed, 422 rejected, 409 failed (another payload holds the id);
   a per-order 503 (its group commit failed, nothing stored) is sent again alone, which may go
-  to the next fallback;
+  to the next fallback; a per-order 504 or other 5xx (e.g. committed but not confirmed by the
+  replica) is in doubt: re-sent in bulk to the same node only;
 - the connection was never made → nothing was sent: each order is sent again alone, which
   routes it elsewhere (the node is marked unreachable);
 - the answer was lost after sending (timeout, reset, 5xx) → any order may be stored there: the
@@ -79,12 +80,16 @@ class BulkNodesTarget(NodesTarget):
         return [results[order.index] for order in unit]
 
     async def _send_group(
-        self, assignment: Assignment, orders: list[GeneratedOrder], intended: float
+        self,
+        assignment: Assignment,
+        orders: list[GeneratedOrder],
+        intended: float,
+        attempts: int = 0,
     ) -> list[OrderResult]:
+        """``attempts``: bulk requests already made for these orders on this node."""
         assert self._session is not None
         url = f"{assignment.url.rstrip('/')}/orders"
         body = bulk_body(orders)
-        attempts = 0
         cause = "no attempt made"
         while attempts < self.max_attempts:
             attempts += 1
@@ -132,6 +137,7 @@ class BulkNodesTarget(NodesTarget):
         now = self.recorder.now()
         results: list[OrderResult] = []
         again: list[GeneratedOrder] = []
+        doubtful: list[GeneratedOrder] = []
         for order, entry in zip(orders, entries, strict=True):
             status = entry.get("status")
             if status in (200, 201):
@@ -162,6 +168,8 @@ class BulkNodesTarget(NodesTarget):
                 )
             elif status == 503:
                 again.append(order)  # its group commit failed: nothing stored, send it alone
+            elif isinstance(status, int) and status >= 500:
+                doubtful.append(order)  # e.g. 504: committed, the replica did not confirm
             else:
                 results.append(
                     OrderResult.of(
@@ -173,6 +181,12 @@ class BulkNodesTarget(NodesTarget):
                         cause=f"HTTP {status} from {assignment.region}",
                     )
                 )
+        if doubtful:  # may be stored there: that node again, and no other
+            if attempts < self.max_attempts:
+                results += await self._send_group(assignment, doubtful, intended, attempts)
+            else:
+                cause = f"{assignment.region} answered 5xx for orders it may hold"
+                results += await self._in_doubt(doubtful, intended, attempts, cause)
         return results + await self._singly(again, intended)
 
     async def _singly(self, orders: list[GeneratedOrder], intended: float) -> list[OrderResult]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from localmode.processes import wait_until
 from tests.conftest import NodeFactory
 from tests.node.conftest import seed_order
 from tests.node.test_bad_input import stored_count
@@ -223,3 +225,26 @@ def test_every_acknowledged_order_survives_kill_9_during_bulk_requests(
                 break
     missing = [o["order_id"] for o in answered if stored.get(o["order_id"]) != o]
     assert not missing, f"{len(missing)} acknowledged orders lost, e.g. {missing[:3]}"
+
+
+def test_a_bulk_the_replica_did_not_confirm_is_504_per_order_then_replays(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    """Committed locally, not acknowledged by the replica: 504 (in doubt: retry here only),
+    not 503 (which says "not stored" and would let a sender take the order elsewhere)."""
+    from tests.node.test_replication import break_replica, mend_replica, replicated_node
+    from tests.support.replica import replica_order_ids
+
+    node, url, replica_dir = replicated_node(node_factory, tmp_path, NODE_REPLICATION_TIMEOUT="2")
+    batch = [seed_order("rb-1"), seed_order("rb-2")]
+    with node.client(timeout=30) as http:
+        hidden = break_replica(replica_dir)
+        refused = post_bulk(http, batch)
+        assert [r["status"] for r in refused] == [504, 504]
+        assert "not acknowledged by the replica" in refused[0]["detail"]
+        mend_replica(replica_dir, hidden)
+        wait_until(
+            lambda: http.get("/health").json()["status"] == "ok", 30, what="replication back"
+        )
+        assert [r["status"] for r in post_bulk(http, batch)] == [200, 200]
+    assert sorted(replica_order_ids(url, tmp_path / "check")) == ["rb-1", "rb-2"]

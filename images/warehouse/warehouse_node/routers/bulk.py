@@ -130,9 +130,15 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
                 "order not stored",
                 extra={"order_id": order.order_id, "region": order.region, "error": str(result)},
             )
-            what = "not acknowledged" if isinstance(result, ReplicationFailed) else "not stored"
+            # 503: its group was rolled back, nothing stored (it may go anywhere). 504: it is
+            # committed here but the replica did not confirm it: in doubt, a status every
+            # sender reads as "may have reached" (retry on this node only, never elsewhere).
+            if isinstance(result, ReplicationFailed):
+                code, what = 504, "committed here but not acknowledged by the replica"
+            else:
+                code, what = 503, "not stored"
             detail = json.dumps(f"order {what}, retry: {result}")
-            parts.append(f'{{"order_id":{quoted_id},"status":503,"detail":{detail}}}')
+            parts.append(f'{{"order_id":{quoted_id},"status":{code},"detail":{detail}}}')
             continue
         record, outcome = result.record, result.outcome
         counts[(order.region, outcome)] += 1
