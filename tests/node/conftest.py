@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from localmode.nodes import node_process
+from localmode.nodes import node_command, node_process
 from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, RunningNode
 
 _ids = itertools.count()
@@ -43,3 +44,14 @@ def order_id(request: pytest.FixtureRequest) -> str:
 def seed_order(order_id: str, region: str = "HCM", **extra: object) -> dict[str, object]:
     """The original report's payload: three fields."""
     return {"order_id": order_id, "customer_name": "Nguyen Van A", "region": region, **extra}
+
+
+def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``warehouse-node`` to its exit (start-up refusals); stdout and stderr captured."""
+    return subprocess.run(
+        [*node_command(), *args],
+        env={**BASE_NODE_ENV, "PATH": "/usr/bin:/bin", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

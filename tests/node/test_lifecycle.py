@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import httpx
 
-from localmode.nodes import node_command
-from tests.conftest import BASE_NODE_ENV, NodeFactory
-from tests.node.conftest import seed_order
+from tests.conftest import NodeFactory
+from tests.node.conftest import run_node, seed_order
 
 
 def test_order_survives_kill_9_right_after_its_201(node_factory: NodeFactory) -> None:
@@ -95,16 +93,6 @@ def test_restart_keeps_count_and_serves_the_same_data(node_factory: NodeFactory)
     with node.client() as http:
         assert http.get("/health").json()["orders"] == 5
         assert http.post("/order", json=seed_order("restart-0")).status_code == 200
-
-
-def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*node_command(), *args],
-        env={**BASE_NODE_ENV, "PATH": "/usr/bin:/bin", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_missing_region_is_a_one_line_error(tmp_path: Path) -> None:

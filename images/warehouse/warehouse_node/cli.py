@@ -7,8 +7,11 @@ with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -17,6 +20,14 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from .app import create_app
+from .integrity import (
+    DatabaseRefused,
+    NothingToRestore,
+    Restore,
+    Verdict,
+    record_shard,
+    verify_at_start,
+)
 from .litestream import config_text
 from .logs import configure_logging
 from .restore import RestoreError, RestoreOutcome, restore_if_missing
@@ -24,6 +35,7 @@ from .settings import NodeSettings
 from .store import OrderStore, StoreError
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+log = logging.getLogger("warehouse_node.cli")
 
 # flag -> environment variable it overrides (the settings' alias).
 FLAGS: dict[str, tuple[str, type, str]] = {
@@ -44,6 +56,11 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "replication": ("NODE_REPLICATION", str, "sync or async acknowledgements (default sync)"),
     "role": ("NODE_ROLE", str, "primary, or follower: a read-only copy of the replica"),
     "primary_url": ("NODE_PRIMARY_URL", str, "a follower names it when it refuses writes"),
+    "quick_check_seconds": (
+        "NODE_QUICK_CHECK_SECONDS",
+        float,
+        "bound on the start-up PRAGMA quick_check (default 120; 0 skips it)",
+    ),
 }
 
 
@@ -135,12 +152,36 @@ def serve(app: FastAPI, settings: NodeSettings) -> None:
     NodeServer(config, app).run()
 
 
-def preflight(settings: NodeSettings) -> None:
-    """Open and migrate the database once before serving: a bad DATA_DIR is a one-line error."""
+def preflight(settings: NodeSettings, restore: Restore | None = None) -> Verdict:
+    """Decide whether the database may be served (integrity.verify_at_start), then open and
+    migrate it once and record whose shard it is: every refusal is a one-line error.
+
+    ``restore`` is the replica restore hook (docs/storage-integrity.md): with it, a missing or
+    damaged database is set aside and replaced from the replica instead of refused.
+    """
     try:
+        verdict = verify_at_start(
+            settings.db_path,
+            settings.region,
+            restore=restore,
+            quick_check_seconds=settings.quick_check_seconds,
+        )
         OrderStore(settings.db_path, settings.synchronous).open().close()
-    except StoreError as exc:
+        record_shard(settings.db_path, settings.region)
+    except (StoreError, DatabaseRefused) as exc:
         fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"cannot prepare the order database {settings.db_path}: {exc}")
+    log.info(
+        "database verdict",
+        extra={
+            "outcome": verdict.outcome,
+            "path": str(verdict.path),
+            "quick_check_seconds": round(verdict.quick_check_seconds, 3),
+            "quick_check_complete": verdict.quick_check_complete,
+        },
+    )
+    return verdict
 
 
 def restore_or_fail(settings: NodeSettings) -> RestoreOutcome:
@@ -149,6 +190,17 @@ def restore_or_fail(settings: NodeSettings) -> RestoreOutcome:
         return restore_if_missing(settings)
     except (RestoreError, OSError) as exc:
         fail(str(exc))
+
+
+def replica_restore(settings: NodeSettings) -> Restore:
+    """The start-up verdict's restore hook: a damaged database (already set aside) is replaced
+    from the replica the same way a missing one is (``restore_if_missing``)."""
+
+    def restore(db_path: Path, reason: str) -> None:
+        if restore_if_missing(settings).outcome != "restored":
+            raise NothingToRestore(f"the replica {settings.replica_url} holds no copy")
+
+    return restore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.role == "primary":
         if settings.replicated:
             restore_or_fail(settings)
-        preflight(settings)
+        preflight(settings, replica_restore(settings) if settings.replicated else None)
     # A follower has no database of its own to check: Litestream restores it once serving.
     serve(create_app(settings), settings)
     return 0

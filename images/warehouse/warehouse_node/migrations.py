@@ -28,6 +28,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX orders_fulfilled_by ON orders (fulfilled_by, seq);
     CREATE INDEX orders_created_at ON orders (created_at);
     """,
+    # 2: what the shard is, recorded in the file itself: ``region`` (written at the first start
+    # of a node, see integrity.record_shard) lets a node refuse another region's database.
+    """
+    CREATE TABLE shard_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,8 @@ from order_contracts.regions import ConfigError, normalize_region, parse_regions
 from .replica_url import check_replica_url
 
 MAX_BODY_BYTES = 64 * 1024
+# Bound on the start-up PRAGMA quick_check (docs/storage-integrity.md: ~5 s at 1M orders).
+QUICK_CHECK_SECONDS = 120.0
 # POST /orders: orders per request, and its own body limit (a thousand typical orders with a few
 # items each are ~0.5 MB; 16 MiB leaves room for big ones without letting a body exhaust memory).
 MAX_BULK = 1000
@@ -65,6 +67,9 @@ class NodeSettings(BaseSettings):
     s3_access_key_id: str = Field("", validation_alias="NODE_REPLICA_S3_ACCESS_KEY_ID")
     s3_secret_access_key: str = Field(
         "", validation_alias="NODE_REPLICA_S3_SECRET_ACCESS_KEY", repr=False
+    )
+    quick_check_seconds: float = Field(
+        QUICK_CHECK_SECONDS, ge=0, validation_alias="NODE_QUICK_CHECK_SECONDS"
     )
 
     @field_validator("region", "log_level", "synchronous", mode="before")
