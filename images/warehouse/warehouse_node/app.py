@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,15 @@ from .settings import NodeSettings
 from .store import OrderStore
 
 log = logging.getLogger("warehouse_node.app")
+
+
+async def watch_file(store: OrderStore, interval: float) -> None:
+    """Between group commits nothing else looks: an idle node must notice a removed or replaced
+    database too, so routing stops sending it orders (health turns ``down``)."""
+    while True:
+        if store.check_file() is not None:
+            return
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastAPI:
@@ -56,10 +66,15 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watchdog: asyncio.Task[None] | None = None
         if follower is not None:
             await follower.start()  # the store opens once the replica is restored
         else:
             store.open()
+            # A follower's file is Litestream's to replace; only a primary's must stay put.
+            watchdog = asyncio.create_task(
+                watch_file(store, settings.file_check_seconds), name="database-file-watch"
+            )
         if replication is not None:
             await replication.start()
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
@@ -75,6 +90,8 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         finally:
             # uvicorn has already drained in-flight requests; commit what is queued and close.
             app.state.draining = True
+            if watchdog is not None:
+                watchdog.cancel()
             await store.aclose(replication.final_sync if replication else None)
             if replication is not None:
                 await replication.stop()

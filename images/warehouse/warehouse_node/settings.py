@@ -68,6 +68,7 @@ class NodeSettings(BaseSettings):
     s3_secret_access_key: str = Field(
         "", validation_alias="NODE_REPLICA_S3_SECRET_ACCESS_KEY", repr=False
     )
+    file_check_seconds: float = Field(1.0, gt=0, validation_alias="NODE_FILE_CHECK_SECONDS")
     quick_check_seconds: float = Field(
         QUICK_CHECK_SECONDS, ge=0, validation_alias="NODE_QUICK_CHECK_SECONDS"
     )

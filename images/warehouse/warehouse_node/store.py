@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from order_contracts.orders import Order
 
+from .integrity import FileWatch, rescue_path, write_tombstone
 from .migrations import SchemaTooNew, migrate
 
 log = logging.getLogger("warehouse_node.store")
@@ -54,6 +55,10 @@ class StoreError(RuntimeError):
 
 class StoreClosed(StoreError):
     """The store is not open (starting up or shutting down)."""
+
+
+class StoreLost(StoreError):
+    """The database file this store opened is gone or replaced: nothing more is acknowledged."""
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -199,6 +204,9 @@ class OrderStore:
         self._count = 0
         self._last_created_at = ""
         self._last_error: str | None = None
+        self._lost: str | None = None
+        self._watch: FileWatch | None = None
+        self._rescue: asyncio.Task[None] | None = None
         # Group commit statistics, read by the metrics layer (plain ints: no lock needed).
         self.commits = 0
         self.committed_rows = 0
@@ -217,6 +225,7 @@ class OrderStore:
             self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
             latest = conn.execute("SELECT max(created_at) FROM orders").fetchone()[0]
             self._last_created_at = str(latest or "")
+            self._watch = FileWatch(self.path)
         except (OSError, sqlite3.Error, SchemaTooNew) as exc:
             if conn is not None:
                 conn.close()
@@ -231,11 +240,13 @@ class OrderStore:
         """Stop taking orders, commit what is pending, answer every caller, run
         ``before_close`` (a last replica sync), then :meth:`close`."""
         self._open = False
-        if self._flusher is not None:
+        for task in (self._flusher, self._rescue):
+            if task is None:
+                continue
             try:
-                await asyncio.shield(self._flusher)
+                await asyncio.shield(task)
             except Exception:  # already answered to its callers; closing must still happen
-                log.exception("group commit failed while closing")
+                log.exception("group commit or rescue failed while closing")
         await self.drain_deliveries()
         if before_close is not None:
             await before_close()
@@ -266,6 +277,9 @@ class OrderStore:
             log.warning("checkpoint at close failed", extra={"error": str(exc)})
         self._writer.close()
         self._writer = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         log.info("store closed", extra={"path": str(self.path), "orders": self._count})
 
     # -- state read by health and metrics (no queries: these are on every probe) --------------
@@ -277,7 +291,61 @@ class OrderStore:
     @property
     def healthy(self) -> bool:
         """Open, and the last write succeeded."""
-        return self.is_open and self._last_error is None
+        return self.is_open and self._last_error is None and self._lost is None
+
+    @property
+    def lost(self) -> str | None:
+        """Why the database file can no longer be trusted (removed, replaced...), or None."""
+        return self._lost
+
+    def check_file(self) -> str | None:
+        """Is the open file still the one at ``path``? Marks the store lost when not (call it
+        on the store's event loop: the group commits and a watchdog do)."""
+        if self._lost is None and self._watch is not None:
+            problem = self._watch.problem()
+            if problem is not None:
+                self._mark_lost(problem)
+        return self._lost
+
+    def _mark_lost(self, reason: str) -> None:
+        """Stop acknowledging at once; leave a tombstone so the next start refuses, and a
+        copy of what the lost file held (read through the descriptors still open)."""
+        if self._lost is not None:
+            return
+        self._lost = reason
+        self._last_error = f"database lost: {reason}"
+        log.error("order database lost; refusing writes", extra={"reason": reason})
+        try:
+            write_tombstone(self.path, reason, self._count, None)
+        except OSError as exc:
+            log.error("cannot write the tombstone", extra={"error": str(exc)})
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to rescue with
+            self._rescue = asyncio.get_running_loop().create_task(self._rescue_copy(reason))
+
+    async def _rescue_copy(self, reason: str) -> None:
+        """SQLite's online backup from the writer connection (it still reads the lost inode)
+        into ``orders.db.rescued-<time>``, after the group in progress, on the commit thread."""
+        if self._flusher is not None:  # no new group starts once lost: this one is the last
+            await asyncio.wait([self._flusher])
+        if self._writer is None or self._disk is None:
+            return
+        target = rescue_path(self.path)
+        writer = self._writer
+
+        def copy() -> None:
+            out = sqlite3.connect(target)
+            try:
+                writer.backup(out)
+            finally:
+                out.close()
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._disk, copy)
+            write_tombstone(self.path, reason, self._count, target)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("rescue copy of the lost database failed", extra={"error": str(exc)})
+            return
+        log.error("lost database rescued", extra={"rescued": str(target), "orders": self._count})
 
     @property
     def last_error(self) -> str | None:
@@ -302,6 +370,8 @@ class OrderStore:
         """Store ``order`` unless its id exists; resolves after its group's COMMIT returned."""
         if not self._open:
             raise StoreClosed("the order store is not open")
+        if self._lost is not None:
+            raise StoreLost(f"the order database was lost ({self._lost})")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[CreateResult] = loop.create_future()
         payload, fingerprint = order.stored_form()
@@ -325,6 +395,8 @@ class OrderStore:
         """
         if not self._open:
             raise StoreClosed("the order store is not open")
+        if self._lost is not None:
+            raise StoreLost(f"the order database was lost ({self._lost})")
         if not orders:
             return []
         loop = asyncio.get_running_loop()
@@ -387,6 +459,8 @@ class OrderStore:
         results: list[CreateResult | StoreError] = []
         created = 0
         try:
+            if self._lost is not None:
+                raise StoreLost(f"the order database was lost ({self._lost})")
             await self._begin(conn)
             for p in batch:
                 cur = conn.execute(
@@ -414,21 +488,29 @@ class OrderStore:
                 same = existing.fingerprint == p.fingerprint
                 results.append(CreateResult("duplicate" if same else "conflict", existing))
             committing = time.perf_counter()
-            await loop.run_in_executor(self._disk, conn.execute, "COMMIT")
+            problem = await loop.run_in_executor(self._disk, self._commit_and_check, conn)
             commit_seconds = time.perf_counter() - committing
+            if problem is not None:
+                # Committed, but into a file the node will not reopen: acknowledge none of it.
+                self._mark_lost(problem)
+                raise StoreLost(f"the order database was lost ({problem})")
         except Exception as exc:  # sqlite3.Error mostly; never leave callers waiting
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback failed")
-            self._last_error = str(exc)
+            self._last_error = self._last_error if self._lost else str(exc)
             log.error(
                 "order write failed",
                 exc_info=not isinstance(exc, sqlite3.Error),
                 extra={"error": str(exc), "batch": len(batch)},
             )
-            error = StoreError(f"the order database could not be written: {exc}")
+            error = (
+                exc
+                if isinstance(exc, StoreLost)
+                else StoreError(f"the order database could not be written: {exc}")
+            )
             results = [error] * len(batch)
         else:
             self._count += created
@@ -474,6 +556,11 @@ class OrderStore:
             else:
                 future.set_result(result)
 
+    def _commit_and_check(self, conn: sqlite3.Connection) -> str | None:
+        """COMMIT, then (same thread hop) whether the file committed to is still ours."""
+        conn.execute("COMMIT")
+        return self._watch.problem() if self._watch is not None else None
+
     def import_orders(self, records: Iterable[tuple[Order, str, datetime]]) -> int:
         """Bulk-load ``(order, fulfilled_by, created_at)`` in one transaction (restores,
         benchmarks). Existing ids are skipped. Not for the request path: it bypasses grouping."""
@@ -513,6 +600,8 @@ class OrderStore:
     def _reader(self) -> sqlite3.Connection:
         """A read-only connection per thread: WAL readers never wait for the writer."""
         conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if self._lost is not None:
+            raise StoreLost(f"the order database was lost ({self._lost})")
         if conn is None:
             if not self._open:
                 raise StoreClosed("the order store is not open")

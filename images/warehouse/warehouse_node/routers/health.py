@@ -18,11 +18,12 @@ router = APIRouter(tags=["health"])
 )
 async def health(request: Request, node: NodeDep) -> Response:
     """ok; degraded when overloaded (load >= 1), the last database write failed or the replica
-    is not being written; down (503) when the store is not open or the node is draining."""
+    is not being written; down (503) when the store is not open, has lost its database file,
+    or the node is draining."""
     store, load = node.store, node.load
     current = load.load()
     status: HealthStatus = "ok"
-    if request.app.state.draining or not store.is_open:
+    if request.app.state.draining or not store.is_open or store.lost is not None:
         status = "down"
     elif current >= 1.0 or not store.healthy:
         status = "degraded"
