@@ -99,12 +99,24 @@ class Replicator:
             self._behind_since = time.monotonic()
 
     async def confirm(self) -> None:
-        """Return once the replica holds everything committed before this call."""
+        """Return once the replica holds everything committed before this call.
+
+        A round's ``txid`` is read when Litestream answers, so it can include commits that
+        landed while the round ran (the next group commits meanwhile): ``replicated_txid <
+        txid`` does not mean *our* commit is missing. It does mean we cannot tell, so we join
+        one more round: that one starts after the first answered, so the replica it confirms
+        (``replicated_txid``) reaches at least the first round's ``txid``, which covers ours.
+        """
+        deadline = time.monotonic() + self.timeout
         result = await self._join_round()
-        if not result.replicated:
-            raise ReplicationFailed(
-                f"the replica holds transaction {result.replicated_txid}, not {result.txid}"
-            )
+        target = result.txid
+        while result.replicated_txid < target:
+            if time.monotonic() > deadline:
+                raise ReplicationFailed(
+                    f"the replica holds transaction {result.replicated_txid}, not {target},"
+                    f" after {self.timeout:g}s"
+                )
+            result = await self._join_round()
 
     def failed(self, reason: str) -> None:
         """Something outside a sync (Litestream exiting) says replication is not working."""
