@@ -27,7 +27,7 @@ def per_second(times: list[float]) -> tuple[list[int], list[int]]:
     counts = Counter(int(t) for t in times)
     if not counts:
         return [], []
-    xs = list(range(max(counts) + 1))
+    xs = list(range(max(counts)))  # the last second is partial: left out
     return xs, [counts.get(x, 0) for x in xs]
 
 
@@ -54,6 +54,16 @@ def write_timeline(result: CampaignResult, path: Path) -> None:
         ax.axvspan(
             record.start, record.end, color=COLORS.get(record.kind, "grey"), alpha=0.18, label=label
         )
+        if record.healed is not None and record.healed - record.end > 0.2:  # a node booting
+            ax.axvspan(
+                record.end,
+                record.healed,
+                color=COLORS.get(record.kind, "grey"),
+                alpha=0.07,
+                hatch="//",
+                label="restarting" if "restarting" not in seen else None,
+            )
+            seen.add("restarting")
         if record.region:
             ax.annotate(record.region, (record.start, 0), fontsize=7, va="bottom")
     ax.set_xlabel("seconds since the load started")
