@@ -11,7 +11,8 @@ Trigger it through the REST API (``POST /api/v2/dags/order_workflow/dagRuns`` wi
   the least loaded among equally near ones. Each decision is logged with its reason.
 - **process** POSTs each order to its node with the order's own ``order_id`` (the node's
   idempotency key) and the node token, retrying ``ORDER_PROCESS_RETRIES`` times
-  ``ORDER_RETRY_DELAY_SECONDS`` apart; a node's 4xx other than 409/429 is final. On the last
+  ``ORDER_RETRY_DELAY_SECONDS`` apart; a 409 (conflict) or a 4xx that says the order is wrong
+  is final (``order_contracts.outcomes`` decides what each answer proves). On the last
   try an order whose node is still down moves to the next fallback — only if no earlier request
   may have reached that node (see ``order_workflow_lib/progress.py``). Its return value (XCom)
   holds, per order: home region, assigned node, fallback used, attempts, final status; each is

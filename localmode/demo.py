@@ -29,7 +29,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from order_contracts.health import Health
+from order_contracts.health import read_health_answer
 from order_contracts.regions import configured_regions, normalize_region
 from stress.config import StressConfig, parse_region_mix
 from stress.http import client_session
@@ -145,9 +145,11 @@ async def _shard_counts(client: httpx.AsyncClient, stack: LocalStack) -> dict[st
     for region, url in stack.node_urls.items():
         try:
             response = await client.get(f"{url}/health")
-            counts[region] = Health.model_validate_json(response.content).orders
-        except (httpx.HTTPError, ValueError):
+        except httpx.HTTPError:
             continue  # a node that is down keeps its last count
+        health = read_health_answer(response.status_code, response.content)
+        if health is not None:
+            counts[region] = health.orders
     return counts
 
 

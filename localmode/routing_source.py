@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from order_contracts.health import Health
+from order_contracts.health import read_health_answer
 from order_contracts.logs import configure_json_logging
 from order_contracts.regions import Proximity, configured_proximity, normalize_region
 from order_contracts.routing import RegionObservation, RoutingDocument, build_routing_document
@@ -40,10 +40,10 @@ def probe_ready_endpoints(client: httpx.Client, url: str) -> int:
     """1 when the node answers ``/health`` and is not down, else 0 (503 bodies count as down)."""
     try:
         response = client.get(f"{url}/health")
-        health = Health.model_validate_json(response.content)
-    except (httpx.HTTPError, ValueError):
+    except httpx.HTTPError:
         return 0
-    return 1 if health.accepts_orders else 0
+    health = read_health_answer(response.status_code, response.content)
+    return 1 if health is not None and health.accepts_orders else 0
 
 
 class LocalRoutingSource:

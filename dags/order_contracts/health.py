@@ -25,3 +25,22 @@ class Health(BaseModel):
     @property
     def accepts_orders(self) -> bool:
         return self.status != "down"
+
+
+#: the statuses whose body is a node's report: a node that is down explains itself with a 503
+REPORT_STATUSES = frozenset({200, 503})
+
+
+def read_health_answer(status: int | None, body: bytes) -> Health | None:
+    """The one reader of a ``GET /health`` answer, for every caller whatever its HTTP client.
+
+    ``status`` None means no answer (unreachable, timed out). Only a 200 or a 503 whose body is a
+    node's report counts; anything else (a proxy's 502, a 404 from something that is not a node,
+    a body that is not a report) is None: "cannot take orders".
+    """
+    if status not in REPORT_STATUSES:
+        return None
+    try:
+        return Health.model_validate_json(body)
+    except ValueError:
+        return None

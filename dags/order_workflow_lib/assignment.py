@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 import httpx
 
-from order_contracts.health import Health
+from order_contracts.health import Health, read_health_answer
 from order_contracts.routing import (
     Assignment,
     NoWarehouseAvailable,
@@ -30,20 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def read_health(client: httpx.Client, url: str) -> Health | None:
-    """The node's own report, or None when it cannot be reached or answers nonsense.
-
-    A node that is shutting down may answer 503 with a ``down`` body: that is still a report.
-    """
+    """The node's own report, or None when it cannot be reached or answers nonsense
+    (:func:`order_contracts.health.read_health_answer`, every part's reader)."""
     try:
         response = client.get(f"{url.rstrip('/')}/health")
     except httpx.HTTPError:
         return None
-    if response.status_code not in (200, 503):
-        return None
-    try:
-        return Health.model_validate_json(response.content)
-    except ValueError:
-        return None
+    return read_health_answer(response.status_code, response.content)
 
 
 class MemoProbe:

@@ -3,8 +3,10 @@
 A run of a thousand orders spent most of its process task on a thousand HTTP round trips; the
 node's bulk endpoint takes them in one request and one or a few group commits, and answers per
 order with the statuses of ``POST /order``. Each per-order status is classified exactly as the
-single-order answer would be (:func:`.delivery.classify_status`), so the ledger, the re-routing
-rule and the in-doubt rule see the same attempts whichever way an order travelled.
+single-order answer would be (:func:`order_contracts.outcomes.classify`), so the ledger, the
+re-routing rule and the in-doubt rule see the same attempts whichever way an order travelled. A
+per-order 503 has no headers of its own; the node's bulk contract is that it means "its group was
+rolled back, nothing stored", which is what a single order's 503 with ``Retry-After`` says.
 
 A request that fails as a whole gives every order in it the same attempt: a transport error or
 a status is classified as for ``POST /order`` (a connect failure proves nothing arrived; a read
@@ -26,7 +28,9 @@ from typing import Any
 
 import httpx
 
-from .delivery import Attempt, Outcome, classify_error, classify_status
+from order_contracts.outcomes import STORED, Delivery, classify
+
+from .delivery import Attempt, classify_error
 from .progress import OrderProgress, record
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ def _now() -> str:
 
 
 def _attempt(
-    node: str, try_number: int, outcome: Outcome, status: int | None, detail: str
+    node: str, try_number: int, outcome: Delivery, status: int | None, detail: str
 ) -> Attempt:
     return Attempt(
         try_number=try_number,
@@ -52,14 +56,14 @@ def _attempt(
     )
 
 
-def classify_result(entry: Any) -> tuple[Outcome, int | None, str]:
+def classify_result(entry: Any) -> tuple[Delivery, int | None, str]:
     """One element of ``results``: the outcome its status proves, the status, a detail line.
     The one place where a per-order bulk status becomes an outcome."""
     status = entry.get("status") if isinstance(entry, dict) else None
     if not isinstance(status, int):
-        return Outcome.AMBIGUOUS, None, f"malformed bulk result: {str(entry)[:200]}"
-    outcome = classify_status(status)
-    detail = "" if outcome in (Outcome.CREATED, Outcome.REPLAYED) else str(entry.get("detail", ""))
+        return Delivery.MAY_HAVE_REACHED, None, f"malformed bulk result: {str(entry)[:200]}"
+    outcome = classify(status, retry_after=status == 503)  # see the module's docstring
+    detail = "" if outcome in STORED else str(entry.get("detail", ""))
     return outcome, status, detail
 
 
@@ -98,9 +102,9 @@ def post_orders(
         return None
     results = _results(response, len(orders))
     if results is None:
-        outcome = classify_status(response.status_code)
+        outcome = classify(response.status_code, retry_after="retry-after" in response.headers)
         if response.status_code == 200:
-            outcome = Outcome.AMBIGUOUS  # 200 but unreadable: the node may have stored them
+            outcome = Delivery.MAY_HAVE_REACHED  # 200 but unreadable: it may have stored them
         detail = f"bulk request of {len(orders)}: HTTP {response.status_code}"
         log.warning("%s: %s %s", node, detail, response.text[:200])
         return [_attempt(node, try_number, outcome, response.status_code, detail) for _ in orders]

@@ -1,50 +1,32 @@
-"""One ``POST /order`` to a warehouse, and what its outcome proves.
+"""One ``POST /order`` to a warehouse, recorded with what its answer proves.
 
-The order's own ``order_id`` is the node's idempotency key: sending the same order to the same
-node again is always safe (the node answers 200 with the stored order). What is *not* safe is
-sending it to a different node after a try that may have reached the first one — two shards
-would then each hold it. So every outcome is classified by what it proves about delivery:
-
-=================  =====================================================  =================
-outcome            when                                                   may have reached
-=================  =====================================================  =================
-``created``        201: stored now                                        yes (committed)
-``replayed``       200: the node already had this exact order             yes (committed)
-``rejected``       4xx other than 409/429: the order is wrong for the     yes (final, not
-                   node (not retried)                                     retried)
-``conflict``       409: the node holds this id with other content         yes (retried)
-``not_delivered``  connection refused / connect timeout, 429, 503: the    no
-                   node provably did not process the request
-``ambiguous``      500/502/504, read timeout, connection reset after the  yes
-                   request was sent: it may have been stored
-``placed_at_home`` not a request to the node: its home region's follower  yes (committed)
-                   has the order (see :mod:`.followers`)
-=================  =====================================================  =================
+What an answer proves is :func:`order_contracts.outcomes.classify` — the rule the stress tool
+applies too: ``committed`` (201), ``duplicate`` (200, a replay), ``conflict`` (409, final),
+``rejected`` (other 4xx, final), ``did_not_reach`` (connect refused, 421, 429, 401/403, 503 with
+``Retry-After``: safe to send anywhere) and ``may_have_reached`` (anything else: only the same
+node again). One more outcome is recorded here without a request to the node:
+``placed_at_home`` — the home node was down and its region's follower holds the order (see
+:mod:`.followers`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypedDict
 
 import httpx
 
+from order_contracts.outcomes import (
+    COMMITTED_STATUSES,
+    PLACED_AT_HOME,
+    Delivery,
+    classify,
+)
 
-class Outcome(StrEnum):
-    CREATED = "created"
-    REPLAYED = "replayed"
-    REJECTED = "rejected"
-    CONFLICT = "conflict"
-    NOT_DELIVERED = "not_delivered"
-    AMBIGUOUS = "ambiguous"
-    #: the home node was down, its follower holds the order: committed at home
-    PLACED_AT_HOME = "placed_at_home"
+__all__ = ["COMMITTED", "PLACED_AT_HOME", "Attempt", "Delivery", "classify_error", "post_order"]
 
-
-COMMITTED = frozenset({Outcome.CREATED, Outcome.REPLAYED, Outcome.PLACED_AT_HOME})
-#: outcomes after which another try of the same order makes sense (the issue: 409 and 429 too)
-RETRYABLE = frozenset({Outcome.CONFLICT, Outcome.NOT_DELIVERED, Outcome.AMBIGUOUS})
+#: attempt outcomes that settle the order as stored (committed, duplicate, placed_at_home)
+COMMITTED = COMMITTED_STATUSES
 
 
 class Attempt(TypedDict):
@@ -68,25 +50,10 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
-def classify_status(status: int) -> Outcome:
-    if status == 201:
-        return Outcome.CREATED
-    if 200 <= status < 300:
-        return Outcome.REPLAYED
-    if status == 409:
-        return Outcome.CONFLICT
-    if status in (429, 503):
-        return Outcome.NOT_DELIVERED
-    if 400 <= status < 500:
-        return Outcome.REJECTED
-    return Outcome.AMBIGUOUS
-
-
-def classify_error(exc: httpx.HTTPError) -> Outcome:
-    """Transport errors: only a failure to *connect* proves the request never arrived."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return Outcome.NOT_DELIVERED
-    return Outcome.AMBIGUOUS
+def classify_error(exc: httpx.HTTPError) -> Delivery:
+    """Transport errors: only a failure to *connect* proves the request never left."""
+    unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return classify(None, sent=not unsent)
 
 
 def post_order(
@@ -105,8 +72,8 @@ def post_order(
         outcome = classify_error(exc)
         status, detail = None, f"{type(exc).__name__}: {exc}".rstrip(": ")
     else:
-        outcome = classify_status(response.status_code)
         status = response.status_code
+        outcome = classify(status, retry_after="retry-after" in response.headers)
         detail = "" if outcome in COMMITTED else _detail(response)
     return Attempt(
         try_number=try_number,

@@ -19,7 +19,7 @@ from order_contracts.routing import RoutingDocument
 
 from . import http
 from .assignment import MemoProbe
-from .delivery import Attempt, Outcome
+from .delivery import PLACED_AT_HOME, Attempt
 from .progress import OrderProgress, may_have_reached, record
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def settle_from_followers(
                     Attempt(
                         try_number=try_number,
                         node=home,
-                        outcome=Outcome.PLACED_AT_HOME.value,
+                        outcome=PLACED_AT_HOME,
                         http_status=200,
                         detail=verdict.reason,
                         at=datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -19,13 +19,14 @@ from typing import Any, Protocol, cast
 
 import httpx
 
+from order_contracts.outcomes import Delivery
 from order_contracts.routing import RoutingDocument
 from order_contracts.run_summary import summarize
 
 from . import http
 from .assignment import Decision, MemoProbe, decide
 from .bulk import deliver_in_bulk
-from .delivery import Outcome, post_order
+from .delivery import COMMITTED, post_order
 from .followers import settle_from_followers
 from .intake import Intake, describe
 from .progress import (
@@ -33,7 +34,7 @@ from .progress import (
     FAILED,
     INVALID,
     PENDING,
-    REJECTED,
+    REFUSED,
     UNROUTABLE,
     Ledger,
     OrderProgress,
@@ -50,9 +51,10 @@ log = logging.getLogger(__name__)
 
 LEDGER_KEY = "order_ledger"
 #: statuses after which nothing is left to do for the order and nothing went wrong
-DONE_OK = frozenset({Outcome.CREATED.value, Outcome.REPLAYED.value, Outcome.PLACED_AT_HOME.value})
-#: final statuses that a re-run of the task (cleared by an operator) tries again
-RETRY_ON_RERUN = frozenset({FAILED, AMBIGUOUS, UNROUTABLE, Outcome.CONFLICT.value})
+DONE_OK = COMMITTED
+#: final statuses that a re-run of the task (cleared by an operator) tries again; a conflict or
+#: a rejection is not one of them: sending the same order again cannot change the answer
+RETRY_ON_RERUN = frozenset({FAILED, AMBIGUOUS, UNROUTABLE})
 
 
 class StateStore(Protocol):
@@ -70,7 +72,7 @@ class TryOutcome:
     results: list[dict[str, Any]]
     #: orders a retry will send again (empty on the last try)
     pending: list[str] = field(default_factory=list)
-    #: orders the nodes refused as wrong (4xx): reported, never retried
+    #: orders the nodes refused (409 conflict, other 4xx): reported, never retried
     rejected: list[str] = field(default_factory=list)
     #: orders that could not be delivered after the last try: the task fails
     undelivered: list[str] = field(default_factory=list)
@@ -81,7 +83,7 @@ class TryOutcome:
 
     def xcom(self, mode: str) -> dict[str, Any]:
         """Counts and the orders that need a word, not every order (see run_summary)."""
-        return summarize(mode, self.results, DONE_OK, Outcome.CREATED.value)
+        return summarize(mode, self.results, DONE_OK, Delivery.COMMITTED.value)
 
 
 def new_ledger(intake: Intake, decisions: dict[str, Decision]) -> Ledger:
@@ -242,11 +244,8 @@ def _deliver(
 def _settle(progress: OrderProgress) -> None:
     """Retries are exhausted: give a pending order its final status."""
     node = progress["node"]
-    last = progress["attempts"][-1] if progress["attempts"] else None
     if node is None:
         progress["status"] = UNROUTABLE
-    elif last is not None and last["outcome"] == Outcome.CONFLICT.value:
-        progress["status"] = Outcome.CONFLICT.value
     elif may_have_reached(progress, node):
         progress["status"] = AMBIGUOUS
     else:
@@ -339,9 +338,9 @@ def process(
     progresses = list(ledger["orders"].values())
     outcome = TryOutcome(results=invalid_results(intake) + [result(p) for p in progresses])
     outcome.pending = [p["order_id"] for p in still] if not last_try else []
-    outcome.rejected = [_problem(p) for p in progresses if p["status"] == REJECTED]
+    outcome.rejected = [_problem(p) for p in progresses if p["status"] in REFUSED]
     outcome.undelivered = [
-        _problem(p) for p in progresses if p["status"] not in DONE_OK | {REJECTED, PENDING}
+        _problem(p) for p in progresses if p["status"] not in DONE_OK | REFUSED | {PENDING}
     ]
     if outcome.pending or outcome.rejected or outcome.undelivered:
         save(ledger)  # a retry follows, or someone may clear and re-run the task

@@ -7,11 +7,12 @@ kept across retries of one task instance), so a retry knows which orders are alr
 **The re-routing rule.** An order stays on the node it was assigned to. Re-sending it there is
 safe whatever happened before, because ``order_id`` is the node's idempotency key. Only on the
 *last* try, and only when that node is *still down*, may the order move to the next fallback —
-and only if no earlier request to that node may have reached it (every one was refused at
-connect, or answered 429/503). After a read timeout, a connection reset mid-request or a 5xx,
-the first node may hold the order; sending it elsewhere could store it twice, so it is kept on
-its node and reported as ``ambiguous``, naming the node and the request in doubt. Re-running
-the task once that node is back resolves it without a duplicate.
+and only if no earlier request to that node may have reached it (every one was
+``did_not_reach``: refused at connect, or answered 421/429/503-with-Retry-After; the rule is
+:func:`order_contracts.outcomes.may_reroute`). After a read timeout, a connection reset
+mid-request or a 5xx, the first node may hold the order; sending it elsewhere could store it
+twice, so it is kept on its node and reported as ``ambiguous``, naming the node and the request
+in doubt. Re-running the task once that node is back resolves it without a duplicate.
 
 A try that left no record (the worker died before saving the ledger) counts as a request that
 may have reached the order's node: the rule then errs towards "no re-routing".
@@ -21,12 +22,18 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from .delivery import COMMITTED, Attempt, Outcome
+from order_contracts import outcomes
+from order_contracts.outcomes import Delivery, may_reroute
+
+from .delivery import COMMITTED, Attempt
 
 #: final statuses (``pending`` while tries remain)
 PENDING = "pending"
-REJECTED = "rejected"  # the node refused the order (4xx other than 409/429); not retried
-INVALID = "invalid"  # refused by ingest; never sent
+REJECTED = Delivery.REJECTED.value  # the node refused the order (a 4xx); never retried
+CONFLICT = Delivery.CONFLICT.value  # the node holds this id with other content; never retried
+#: final statuses that are a node's refusal (reported, never retried)
+REFUSED = frozenset({REJECTED, CONFLICT})
+INVALID = outcomes.INVALID  # refused by ingest; never sent
 UNROUTABLE = "unroutable"  # no warehouse could take it on any try
 FAILED = "failed"  # retries exhausted; no request may have reached a node
 AMBIGUOUS = "ambiguous"  # retries exhausted; a node may hold it (see above)
@@ -67,14 +74,14 @@ def new_progress(order_id: str, home: str, decision: dict[str, Any]) -> OrderPro
 
 
 def record(progress: OrderProgress, attempt: Attempt) -> None:
-    """Add an attempt; a committed or rejected outcome settles the order."""
+    """Add an attempt; a committed outcome, a conflict or a rejection settles the order."""
     progress["attempts"].append(attempt)
-    outcome = Outcome(attempt["outcome"])
+    outcome = attempt["outcome"]
     if outcome in COMMITTED:
-        progress["status"] = outcome.value
+        progress["status"] = outcome
         progress["committed_at"] = attempt["at"]
-    elif outcome is Outcome.REJECTED:
-        progress["status"] = outcome.value
+    elif outcome in REFUSED:
+        progress["status"] = outcome
 
 
 def mark_unrecorded_tries(ledger: Ledger, try_number: int) -> int:
@@ -101,12 +108,19 @@ def mark_unrecorded_tries(ledger: Ledger, try_number: int) -> int:
 
 
 def may_have_reached(progress: OrderProgress, node: str) -> list[Attempt]:
-    """The attempts on ``node`` that do not prove the request never arrived."""
-    return [
-        a
-        for a in progress["attempts"]
-        if a["node"] == node and a["outcome"] != Outcome.NOT_DELIVERED.value
-    ]
+    """The attempts on ``node`` that do not prove the request never arrived.
+
+    An outcome this version does not know (an unrecorded try, a ledger written by an older
+    version) counts as "may have reached": the rule errs towards no re-routing.
+    """
+    return [a for a in progress["attempts"] if a["node"] == node and not _did_not_reach(a)]
+
+
+def _did_not_reach(attempt: Attempt) -> bool:
+    try:
+        return may_reroute(Delivery(attempt["outcome"]))
+    except ValueError:
+        return False
 
 
 def reroute_allowed(progress: OrderProgress) -> tuple[bool, str]:

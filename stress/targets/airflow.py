@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from localmode.airflow_api import AirflowAPIError, AsyncAirflowClient
+from order_contracts.outcomes import COMMITTED_STATUSES, REFUSED_STATUSES
 from order_contracts.run_summary import per_order_results
 
 from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
@@ -32,12 +33,12 @@ from ..results import OrderResult, Outcome, Recorder
 #: seconds between two looks at a running DAG run: every in-flight run is one GET per interval
 #: on the api-server; the committed latency does not depend on it (the DAG records that time)
 POLL_INTERVAL_S = 0.5
-# The process task's per-order statuses (dags/order_workflow_lib/delivery.py and progress.py):
-# created / replayed / placed_at_home (its home follower holds it) are committed; rejected (a
-# node's 4xx) and invalid (ingest) are refusals;
-# failed, ambiguous, unroutable, conflict and pending mean the order did not get through.
-COMMITTED = frozenset({"created", "replayed", "placed_at_home"})
-REFUSED = frozenset({"rejected", "invalid"})
+# The process task's per-order statuses are order_contracts.outcomes': committed / duplicate /
+# placed_at_home (its home follower holds it) are stored; rejected, conflict (a node's final
+# answer) and invalid (ingest) are refusals; failed, ambiguous, unroutable and pending mean the
+# order did not get through.
+COMMITTED = COMMITTED_STATUSES
+REFUSED = REFUSED_STATUSES
 
 
 def result_entries(value: Any, unit: Unit) -> dict[str, Mapping[str, Any]]:

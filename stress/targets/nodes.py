@@ -7,14 +7,15 @@ orders per second would double the load and measure the health endpoint instead 
 path, so health is probed for every region every ``health_ttl`` seconds in the background and a
 node that refuses a connection is treated as unreachable at once, until its next good probe.
 
-Never twice: an order whose request never reached a node (connection refused) may go to the
-next fallback. An order whose answer was lost after it was sent may already be stored there, so
+Never twice: what each answer proves is :func:`order_contracts.outcomes.classify`, the DAG's
+rule too. An order whose request provably did not reach a node (connection refused; 421, 429,
+503 with ``Retry-After``) may go to the next fallback; a 409 or another 4xx is final
+(``rejected``). An order whose answer was lost after it was sent may already be stored there, so
 it is retried on that same node only (the node's idempotency turns a retry into a 200), and if
 the node stays silent it is reported as failed rather than risking a second copy elsewhere.
 While such an order's home node is down, its followers (``readUrls``) are asked first: one that
-holds the order settles it as committed at home (:mod:`order_contracts.in_doubt`, the DAG's
-rule too).
-"""
+holds the order settles it as committed at home (:mod:`order_contracts.in_doubt`, the DAG's rule
+too)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,14 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from order_contracts.health import Health
+from order_contracts.health import Health, read_health_answer
 from order_contracts.in_doubt import (
     InDoubtResolution,
     Lookup,
     lookup_from_status,
     resolve_in_doubt_async,
 )
+from order_contracts.outcomes import STORED, Delivery, classify, is_final, may_reroute
 from order_contracts.routing import (
     Assignment,
     NoWarehouseAvailable,
@@ -48,11 +50,13 @@ from ..orders import GeneratedOrder
 from ..results import OrderResult, Recorder
 
 JSON = {"Content-Type": "application/json"}
-#: answers that say "not stored, try elsewhere": overloaded or shutting down
-REFUSED = frozenset({429, 503})
 #: how often the routing document is read again (the controller may have changed it): a region
 #: that recovered is routed to again within about this long (the fault campaign's bar is 2 s)
 ROUTING_REFRESH_S = 1.0
+
+
+def _hint(status: int | None) -> str:
+    return ": check --node-token" if status in (401, 403) else ""
 
 
 def _first_field(body: bytes) -> str:
@@ -131,9 +135,8 @@ class NodesTarget:
         health: Health | None = None
         try:
             async with self._probes.get(f"{url}/health") as response:
-                # a node that is down still explains itself, with a 503
-                health = Health.model_validate_json(await response.read())
-        except Exception:  # unreachable, timed out or not a node: all mean "cannot take orders"
+                health = read_health_answer(response.status, await response.read())
+        except Exception:  # unreachable, timed out, a bad URL: all mean "cannot take orders"
             health = None
         self._health[region] = health
         if health is not None:
@@ -206,57 +209,53 @@ class NodesTarget:
                 try:
                     assignment = self._assign(order, excluded)
                 except NoWarehouseAvailable as exc:
-                    cause = f"no warehouse available ({exc})"
+                    last = f"; last: {cause}" if attempts else ""
+                    cause = f"no warehouse available ({exc}){last}"
                     break
             else:
                 assignment = pinned
             attempts += 1
             region = assignment.region
+            status: int | None = None
+            body, retry_after = b"", False
             try:
                 async with self._session.post(
                     self._order_url(assignment.url), data=order.body
                 ) as response:
                     status = response.status
+                    retry_after = "Retry-After" in response.headers
                     body = await response.read()
             except aiohttp.ClientConnectorError:
-                # The connection was never made, so nothing was sent: safe to go elsewhere.
-                self._mark_unreachable(region)
+                outcome = classify(None, sent=False)  # never connected: nothing was sent
                 cause = f"{region} unreachable"
-                if pinned is None:
-                    excluded.add(region)  # the next region; ends when none is left
-                else:
-                    retries += 1
-                    await asyncio.sleep(min(0.5, self.health_ttl))
-                continue
             except (aiohttp.ClientError, TimeoutError) as exc:
-                pinned = assignment
-                retries += 1
+                outcome = classify(None, sent=True)
                 cause = f"{region}: answer lost after sending ({type(exc).__name__})"
-                continue
-            if status in (200, 201):
+            else:
+                outcome = classify(status, retry_after=retry_after)
+                cause = f"HTTP {status} from {region}{_hint(status)}"
+            if outcome in STORED:
                 return self._committed(order, intended, body, assignment, attempts)
-            if status == 422:
+            if is_final(outcome):  # a conflict or a rejection: no retry can change it
                 return OrderResult.of(
                     order,
                     intended,
                     now(),
                     "rejected",
                     attempts=attempts,
-                    cause=f"422 {_first_field(body)}",
+                    cause=f"{status} {outcome.value}: {_first_field(body)}",
                 )
-            if status in REFUSED and pinned is None:
-                self._mark_unreachable(region)  # refused means not stored: try elsewhere
-                excluded.add(region)
-                cause = f"{region} refused with {status}"
-                continue
-            if status >= 500:
-                pinned = assignment  # the node may or may not have stored it
+            if outcome is Delivery.MAY_HAVE_REACHED:
+                pinned = assignment  # the node may hold it: that node and no other
                 retries += 1
-                cause = f"{region} answered {status}"
                 continue
-            hint = ": check --node-token" if status == 401 else ""
-            cause = f"HTTP {status} from {region}{hint}"
-            break
+            # did not reach: provably not stored on that node
+            self._mark_unreachable(region)
+            if pinned is None and may_reroute(outcome):
+                excluded.add(region)  # the next region; ends when none is left
+            else:
+                retries += 1
+                await asyncio.sleep(min(0.5, self.health_ttl))
         if pinned is not None and self._home_down(order, pinned):
             verdict = await self._ask_followers(order)  # a last look before reporting a failure
             if verdict.placed_at_home:

@@ -5,10 +5,12 @@ on cached health); what changes is the request: the orders of a unit that share 
 in one bulk request, and each per-order answer counts as that order's. The never-twice rules
 stay those of single orders:
 
-- a per-order 201/200 is committed, 422 rejected, 409 failed (another payload holds the id);
-  a per-order 503 (its group commit failed, nothing stored) is sent again alone, which may go
-  to the next fallback; a per-order 504 or other 5xx (e.g. committed but not confirmed by the
-  replica) is in doubt: re-sent in bulk to the same node only;
+- each per-order status is classified as a single order's (:func:`order_contracts.outcomes.
+  classify`): 201/200 committed; 409 or another 4xx rejected (final); a per-order 503 (its
+  group commit failed, nothing stored: the node's bulk contract, the single order's 503 with
+  ``Retry-After``) is sent again alone, which may go to the next fallback; a per-order 504 or
+  other 5xx (e.g. committed but not confirmed by the replica) is in doubt: re-sent in bulk to
+  the same node only;
 - the connection was never made → nothing was sent: each order is sent again alone, which
   routes it elsewhere (the node is marked unreachable);
 - the answer was lost after sending (timeout, reset, 5xx) → any order may be stored there: the
@@ -27,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from order_contracts.outcomes import STORED, Delivery, classify, is_final, may_reroute
 from order_contracts.routing import Assignment, NoWarehouseAvailable
 
 from ..engine import Unit
@@ -96,6 +99,7 @@ class BulkNodesTarget(NodesTarget):
             try:
                 async with self._session.post(url, data=body) as response:
                     status, raw = response.status, await response.read()
+                    retry_after = "Retry-After" in response.headers
             except aiohttp.ClientConnectorError:
                 # Never connected, nothing sent: each order may go elsewhere, one by one.
                 self._mark_unreachable(assignment.region)
@@ -109,6 +113,8 @@ class BulkNodesTarget(NodesTarget):
             if status in SEND_SINGLY:
                 return await self._singly(orders, intended)
             entries = self._entries(raw, len(orders)) if status == 200 else None
+            if entries is None and may_reroute(classify(status, retry_after=retry_after)):
+                return await self._singly(orders, intended)  # refused before writing anything
             if entries is None:
                 cause = f"{assignment.region} answered the bulk request with {status}"
                 await self._pause_if_home_down(orders, assignment)
@@ -140,7 +146,11 @@ class BulkNodesTarget(NodesTarget):
         doubtful: list[GeneratedOrder] = []
         for order, entry in zip(orders, entries, strict=True):
             status = entry.get("status")
-            if status in (200, 201):
+            if not isinstance(status, int):
+                doubtful.append(order)  # an answer that proves nothing
+                continue
+            outcome = classify(status, retry_after=status == 503)  # see the module's docstring
+            if outcome in STORED:
                 stored = entry.get("order")
                 taker = stored.get("fulfilled_by") if isinstance(stored, dict) else None
                 warehouse = str(taker or assignment.region)
@@ -155,7 +165,7 @@ class BulkNodesTarget(NodesTarget):
                         attempts=attempts,
                     )
                 )
-            elif status == 422:
+            elif is_final(outcome):  # a conflict or a rejection: no retry can change it
                 results.append(
                     OrderResult.of(
                         order,
@@ -163,24 +173,13 @@ class BulkNodesTarget(NodesTarget):
                         now,
                         "rejected",
                         attempts=attempts,
-                        cause=f"422 {_detail(entry)}",
+                        cause=f"{status} {outcome.value}: {_detail(entry)}",
                     )
                 )
-            elif status == 503:
-                again.append(order)  # its group commit failed: nothing stored, send it alone
-            elif isinstance(status, int) and status >= 500:
-                doubtful.append(order)  # e.g. 504: committed, the replica did not confirm
+            elif outcome is Delivery.DID_NOT_REACH:
+                again.append(order)  # nothing stored: send it alone, it may go elsewhere
             else:
-                results.append(
-                    OrderResult.of(
-                        order,
-                        intended,
-                        now,
-                        "failed",
-                        attempts=attempts,
-                        cause=f"HTTP {status} from {assignment.region}",
-                    )
-                )
+                doubtful.append(order)  # e.g. 504: committed, the replica did not confirm
         if doubtful:  # may be stored there: that node again, and no other
             if attempts < self.max_attempts:
                 results += await self._send_group(assignment, doubtful, intended, attempts)

@@ -36,8 +36,8 @@ def test_orders_triggered_through_the_rest_api_land_on_their_nodes(
 
     assert states == ["success", "success"]
     assert one_result["orders"][0]["assigned_node"] == "HN"
-    assert one_result["orders"][0]["status"] == "created"
-    assert many_result["counts"] == {"created": 3}
+    assert one_result["orders"][0]["status"] == "committed"
+    assert many_result["counts"] == {"committed": 3}
     assert stored_ids(three_nodes["HN"]) == [single["order_id"]]
     assert sorted(stored_ids(three_nodes["HCM"])) == sorted(o["order_id"] for o in batch[:2])
     assert stored_ids(three_nodes["DN"]) == [batch[2]["order_id"]]

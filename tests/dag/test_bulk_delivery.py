@@ -38,7 +38,7 @@ def test_a_batch_is_one_bulk_request_per_node_and_lands_once_each(
 
     outcome = runner.run(1)
 
-    assert outcome.counts == {"created": 60}
+    assert outcome.counts == {"committed": 60}
     for region, node in three_nodes.items():
         assert bulk_requests(node) == 1, region
         ids = stored_ids(node)
@@ -47,7 +47,7 @@ def test_a_batch_is_one_bulk_request_per_node_and_lands_once_each(
     xcom = outcome.xcom("batch")
     assert xcom["notable"] == {} and xcom["undelivered"] == [] and "orders" not in xcom
     entries = per_order_results(xcom, [(o["order_id"], o["region"]) for o in batch])
-    assert {e["status"] for e in entries.values()} == {"created"} and len(entries) == 60
+    assert {e["status"] for e in entries.values()} == {"committed"} and len(entries) == 60
 
 
 def test_chunks_follow_the_bulk_size_and_mixed_answers_are_read_per_order(
@@ -65,9 +65,9 @@ def test_chunks_follow_the_bulk_size_and_mixed_answers_are_read_per_order(
 
     assert bulk_requests(three_nodes["HN"]) == 3  # 10 orders, at most 4 per request
     statuses = {r["order_id"]: r["status"] for r in outcome.results}
-    assert statuses.pop(stored["order_id"]) == "replayed"
+    assert statuses.pop(stored["order_id"]) == "duplicate"
     assert statuses.pop(clash["order_id"]) == "conflict"
-    assert set(statuses.values()) == {"created"}
+    assert set(statuses.values()) == {"committed"}
     assert len(stored_ids(three_nodes["HN"])) == 10
     [problem] = outcome.undelivered
     assert clash["order_id"] in problem and "different payload" in problem
@@ -85,7 +85,7 @@ def test_a_lost_bulk_answer_is_retried_on_the_same_node_and_replayed(
 
     assert sorted(first.pending) == sorted(o["order_id"] for o in batch)
     assert proxy.posts == ["forward_reset", "forward"]  # one bulk request per try
-    assert second.pending == [] and second.counts == {"replayed": 25}
+    assert second.pending == [] and second.counts == {"duplicate": 25}
     assert sorted(stored_ids(three_nodes["HCM"])) == sorted(o["order_id"] for o in batch)
     assert stored_ids(three_nodes["DN"]) == stored_ids(three_nodes["HN"]) == []
     xcom = second.xcom("batch")
@@ -106,7 +106,7 @@ def test_on_the_last_try_a_batch_leaves_a_node_no_request_reached(
 
     assert len(first.pending) == 12
     assert Counter((r["status"], r["assigned_node"]) for r in last.results) == {
-        ("created", "DN"): 12
+        ("committed", "DN"): 12
     }
     assert sorted(stored_ids(three_nodes["DN"])) == sorted(o["order_id"] for o in batch)
     assert bulk_requests(three_nodes["DN"]) == 1
@@ -149,6 +149,6 @@ def test_a_node_that_refuses_the_bulk_as_a_whole_gets_the_orders_one_by_one(
 
     outcome = runner.run(1)
 
-    assert outcome.counts == {"created": 8}
+    assert outcome.counts == {"committed": 8}
     assert sorted(stored_ids(node)) == sorted(o["order_id"] for o in batch)
     assert bulk_requests(node) == 0

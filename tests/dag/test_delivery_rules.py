@@ -13,13 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from order_workflow_lib.assignment import MemoProbe, plan
-from order_workflow_lib.delivery import Outcome, post_order
+from order_workflow_lib.delivery import post_order
 from order_workflow_lib.intake import read_conf
 from order_workflow_lib.processing import LEDGER_KEY, TryOutcome, process
 from order_workflow_lib.settings import WorkflowSettings
 
 from localmode.nodes import node_process
 from localmode.processes import free_port
+from order_contracts.outcomes import Delivery
 from order_contracts.source import load_routing_document
 from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, NodeFactory, RunningNode
 from tests.support.fault_proxy import FaultProxy
@@ -89,23 +90,27 @@ def test_refused_connections_prove_the_order_never_arrived() -> None:
     with httpx.Client(timeout=2.0) as client:
         attempt = post_order(client, "HCM", f"http://127.0.0.1:{free_port()}", order(), None, 1)
 
-    assert attempt["outcome"] == Outcome.NOT_DELIVERED
+    assert attempt["outcome"] == Delivery.DID_NOT_REACH
 
 
 @pytest.mark.parametrize(
     ("script", "outcome"),
     [
-        ("503", Outcome.NOT_DELIVERED),
-        ("429", Outcome.NOT_DELIVERED),
-        ("500", Outcome.AMBIGUOUS),
-        ("reset", Outcome.AMBIGUOUS),
-        ("forward_reset", Outcome.AMBIGUOUS),
-        ("409", Outcome.CONFLICT),
-        ("422", Outcome.REJECTED),
+        ("forward", Delivery.COMMITTED),
+        ("503", Delivery.DID_NOT_REACH),  # with Retry-After, as the node answers it
+        ("503-bare", Delivery.MAY_HAVE_REACHED),  # a proxy's 503 proves nothing
+        ("429", Delivery.DID_NOT_REACH),
+        ("421", Delivery.DID_NOT_REACH),
+        ("500", Delivery.MAY_HAVE_REACHED),
+        ("reset", Delivery.MAY_HAVE_REACHED),
+        ("forward_reset", Delivery.MAY_HAVE_REACHED),
+        ("409", Delivery.CONFLICT),
+        ("422", Delivery.REJECTED),
+        ("404", Delivery.REJECTED),
     ],
 )
 def test_each_answer_is_classified_by_what_it_proves(
-    shared_node: RunningNode, script: str, outcome: Outcome
+    shared_node: RunningNode, script: str, outcome: Delivery
 ) -> None:
     with FaultProxy(shared_node.url, script=[script]) as proxy, httpx.Client(timeout=5.0) as client:
         attempt = post_order(client, "HCM", proxy.url, order(), None, 1)
@@ -125,7 +130,7 @@ def test_a_retried_batch_sends_only_the_orders_not_yet_committed(
         second = runner.run(2)
 
     assert len(first.pending) == 5
-    assert second.pending == [] and second.counts == {"created": 20}
+    assert second.pending == [] and second.counts == {"committed": 20}
     assert len(proxy.posts) == 25  # 20, then only the 5 that got a 500
     ids = stored_ids(three_nodes["HCM"])
     assert sorted(ids) == sorted(o["order_id"] for o in batch)
@@ -142,9 +147,32 @@ def test_a_rejected_order_is_reported_and_never_retried(
         outcome = runner.run(1)
 
     statuses = {r["order_id"]: r["status"] for r in outcome.results}
-    assert statuses == {good["order_id"]: "created", bad["order_id"]: "rejected"}
+    assert statuses == {good["order_id"]: "committed", bad["order_id"]: "rejected"}
     assert outcome.pending == [] and outcome.undelivered == []
     assert len(outcome.rejected) == 1 and bad["order_id"] in outcome.rejected[0]
+
+
+def test_a_conflict_is_final_and_never_sent_again(
+    tmp_path: Path, three_nodes: dict[str, RunningNode]
+) -> None:
+    """The real node holds the id with other content (409): no try, no re-run resends it."""
+    payload = order("HCM")
+    with three_nodes["HCM"].client() as client:
+        taken = client.post("/order", json=payload | {"customer_name": "Someone Else"})
+        assert taken.status_code == 201
+    with FaultProxy(three_nodes["HCM"].url) as proxy:
+        routing = write_routing(tmp_path / "r.json", urls(three_nodes, HCM=proxy.url))
+        runner = Runner({"order": payload}, routing, max_tries=3)
+
+        first = runner.run(1)
+        rerun = runner.run(4, max_tries=6)  # an operator clears the task: still not resent
+
+    assert proxy.posts == ["forward"]
+    assert (first.results[0]["status"], first.pending, first.undelivered) == ("conflict", [], [])
+    assert len(first.rejected) == 1 and payload["order_id"] in first.rejected[0]
+    assert rerun.results[0]["status"] == "conflict"
+    assert stored_ids(three_nodes["HCM"]) == [payload["order_id"]]
+    assert stored_ids(three_nodes["DN"]) == stored_ids(three_nodes["HN"]) == []
 
 
 def test_a_try_that_left_no_record_keeps_the_order_on_its_node(
@@ -177,7 +205,7 @@ def test_a_recorded_refusal_lets_the_last_try_move_the_order(
     assert first.pending == [payload["order_id"]]
     result = last.results[0]
     assert (result["status"], result["assigned_node"], result["fallback_used"]) == (
-        "created",
+        "committed",
         "DN",
         True,
     )
@@ -200,7 +228,7 @@ def test_a_rerun_after_an_ambiguous_failure_resends_to_the_same_node_only(
         rerun = runner.run(3, max_tries=5)
 
     assert failed.results[0]["status"] == "ambiguous"
-    assert rerun.results[0]["status"] == "replayed"  # the node had it since try 1
+    assert rerun.results[0]["status"] == "duplicate"  # the node had it since try 1
     assert rerun.results[0]["assigned_node"] == "HCM"
     assert stored_ids(three_nodes["HCM"]) == [payload["order_id"]]
     assert stored_ids(three_nodes["DN"]) == []
@@ -229,7 +257,7 @@ def test_an_order_no_warehouse_could_take_is_assigned_on_a_later_try(
     second = runner.run(2)
 
     assert first.pending == [payload["order_id"]]
-    assert (second.results[0]["status"], second.results[0]["assigned_node"]) == ("created", "HCM")
+    assert (second.results[0]["status"], second.results[0]["assigned_node"]) == ("committed", "HCM")
     assert "assigned on a retry" in second.results[0]["reason"]
     assert stored_ids(node) == [payload["order_id"]]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from stress.config import StressConfig
+from stress.orders import OrderGenerator
 from stress.run import RunOutcome, run_stress
 from tests.conftest import RunningNode
 from tests.stress.conftest import stored_orders, write_document
@@ -62,6 +64,59 @@ def test_a_refused_request_moves_to_the_fallback(
     assert outcome.report["fallbacks"]["routes"] == {"HCM->DN": 1}
     assert stored_orders(hcm, "refused-") == []
     assert outcome.report["verify"]["ok"] is True
+
+
+def test_a_conflict_is_final_and_never_sent_again(
+    three_nodes: dict[str, RunningNode], tmp_path: Path
+) -> None:
+    """The real node holds the order's id with other content: one 409, reported rejected, no
+    retry and no fallback — the DAG's rule too (tests/dag/test_delivery_rules.py)."""
+    hcm, dn = three_nodes["HCM"], three_nodes["DN"]
+    (generated,) = OrderGenerator("conflict", {"HCM": 1.0}, 0.0, 0).take(1)
+    with hcm.client() as client:
+        other = generated.payload | {"customer_name": "Someone Else"}
+        assert client.post("/order", json=other).status_code == 201
+    with FaultProxy(hcm.url) as proxy:
+        routing = write_document(
+            {"HCM": proxy.url, "DN": dn.url}, tmp_path / "routing.json", fallback=True
+        )
+        outcome = hcm_orders(routing, "conflict", 1)
+        assert proxy.posts == ["forward"]
+    (result,) = outcome.results
+    assert (result.order_id, result.outcome, result.attempts) == (
+        generated.order_id,
+        "rejected",
+        1,
+    )
+    assert result.cause is not None and result.cause.startswith("409 conflict")
+    assert stored_orders(dn, "conflict-") == []
+
+
+@pytest.mark.parametrize(
+    ("script", "posts", "warehouse"),
+    [
+        (["421"], ["421", "forward"], "DN"),  # misdirected: not stored, so it may move
+        (["503-bare"], ["503-bare", "forward"], "HCM"),  # may have reached: same node only
+    ],
+)
+def test_what_an_answer_proves_decides_where_the_retry_goes(
+    three_nodes: dict[str, RunningNode],
+    tmp_path: Path,
+    script: list[str],
+    posts: list[str],
+    warehouse: str,
+) -> None:
+    hcm, dn = three_nodes["HCM"], three_nodes["DN"]
+    with FaultProxy(hcm.url, script=script) as proxy:
+        routing = write_document(
+            {"HCM": proxy.url, "DN": dn.url}, tmp_path / "routing.json", fallback=True
+        )
+        outcome = hcm_orders(routing, f"proves{len(script[0])}", 1)
+        sent_to_hcm = list(proxy.posts)
+    (result,) = outcome.results
+    assert (result.outcome, result.warehouse) == ("committed", warehouse)
+    assert sent_to_hcm == posts[: 1 if warehouse == "DN" else 2]
+    assert outcome.report["verify"]["duplicated"] == 0
 
 
 def test_an_order_in_doubt_on_a_dead_home_is_settled_by_its_follower(

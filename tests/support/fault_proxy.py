@@ -4,7 +4,9 @@ Tests put its URL in the routing document instead of the node's, then script wha
 ``POST /order`` gets, in order:
 
 * ``"forward"`` — passed to the node, its answer returned;
-* ``"500"`` / ``"503"`` / any status — answered by the proxy; the node never sees it;
+* ``"500"`` / ``"409"`` / any status — answered by the proxy; the node never sees it. ``"503"``
+  carries ``Retry-After: 1`` as the node's own "not stored, retry" does; ``"503-bare"`` has no
+  ``Retry-After`` (what a load balancer in front of the node may answer);
 * ``"forward_reset"`` — passed to the node (which stores the order), then the connection is
   dropped without an answer: the client cannot know the order was stored;
 * ``"reset"`` — the connection is dropped without forwarding;
@@ -87,8 +89,12 @@ class FaultProxy:
                 keep = ("content-type", "authorization")
                 return {k: v for k, v in self.headers.items() if k.lower() in keep}
 
-            def _send(self, status: int, body: bytes, content_type: str = JSON) -> None:
+            def _send(
+                self, status: int, body: bytes, content_type: str = JSON, retry_after: bool = False
+            ) -> None:
                 self.send_response(status)
+                if retry_after:
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -121,13 +127,15 @@ class FaultProxy:
                     self._drop()
                 elif action == "forward_die":
                     proxy.forward("POST", self.path, body, self._headers())
+                    proxy.die()  # first: the client must not reconnect before the stop
                     self._drop()
-                    proxy.die()
                 elif action == "reset":
                     self._drop()
                 else:
                     detail = json.dumps({"detail": f"fault proxy: scripted {action}"})
-                    self._send(int(action), detail.encode())
+                    status = int(action.removesuffix("-bare"))
+                    retry_after = status == 503 and not action.endswith("-bare")
+                    self._send(status, detail.encode(), retry_after=retry_after)
 
         return Handler
 
@@ -136,7 +144,13 @@ class FaultProxy:
         return self
 
     def die(self) -> None:
-        """Stop listening (from a handler thread: ``shutdown`` waits for the serve loop)."""
+        """Stop listening (from a handler thread: ``shutdown`` waits for the serve loop).
+
+        The listening socket is shut down at once, so a connection made right after this is
+        refused; otherwise the serve loop could still accept one before it notices the stop.
+        """
+        with contextlib.suppress(OSError):
+            self._server.socket.shutdown(socket.SHUT_RDWR)
 
         def close() -> None:
             self._server.shutdown()
