@@ -42,11 +42,13 @@ from localmode.airflow import AirflowSettings, LocalAirflow, local_airflow
 from localmode.airflow_api import AsyncAirflowClient
 from localmode.nodes import node_process
 from localmode.processes import ManagedProcess
-from order_contracts.regions import configured_proximity
+from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_ROUTING_SOURCE
+from order_contracts.labels import DAG_ID
+from order_contracts.regions import DEFAULT_REGIONS, configured_proximity
 from order_contracts.routing import RegionObservation, build_routing_document
 
-REGIONS = ("HCM", "HN", "DN")
-ORDER_DAG, FLOOR_DAG = "order_workflow", "floor_workflow"
+REGIONS = DEFAULT_REGIONS
+ORDER_DAG, FLOOR_DAG = DAG_ID, "floor_workflow"
 PER_ORDER_BAR, BATCH_BAR = 0.8, 40.0
 
 
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     region,
                     state / f"node-{region.lower()}",
                     state / "logs",
-                    env={"NODE_API_TOKEN": "", "LOG_LEVEL": "WARNING"},
+                    env={NODE_API_TOKEN: "", LOG_LEVEL: "WARNING"},
                 )
                 nodes.append(process.start())
                 urls[region] = url
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             routing = state / "routing.json"
             routing.write_text(document.to_json())
-            env = {"ORDER_ROUTING_SOURCE": str(routing), "NODE_API_TOKEN": ""}
+            env = {ORDER_ROUTING_SOURCE: str(routing), NODE_API_TOKEN: ""}
             print(f"starting Airflow ({settings}) ...", flush=True)
             with local_airflow(
                 state / "airflow", settings, env, wait_for=(ORDER_DAG, FLOOR_DAG)

@@ -38,7 +38,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from localmode.nodes import node_command
 from localmode.processes import ManagedProcess, free_port
+from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_REGIONS
 from order_contracts.orders import Order
+from order_contracts.regions import DEFAULT_REGIONS, default_regions_text
 from warehouse_node.store import OrderStore, canonical_payload, utc_timestamp
 
 Result = dict[str, Any]
@@ -50,7 +52,7 @@ def pinned(cpu: str, argv: list[str]) -> list[str]:
 
 def start_server(variant: str, data_dir: Path, cpu: str, logs: Path) -> tuple[ManagedProcess, int]:
     port = free_port()
-    env = {"NODE_API_TOKEN": "", "LOG_LEVEL": "INFO", "ORDER_REGIONS": "HCM,HN,DN"}
+    env = {NODE_API_TOKEN: "", LOG_LEVEL: "INFO", ORDER_REGIONS: default_regions_text()}
     if variant == "replicated":
         env["NODE_REPLICA_URL"] = f"file://{data_dir.with_name(data_dir.name + '-replica')}"
         env["NODE_REPLICATION"] = "sync"
@@ -135,7 +137,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
 
 def prefill_rows(count: int) -> Iterator[tuple[str, str, str, str, str, str]]:
     created = utc_timestamp(datetime(2026, 1, 1, tzinfo=UTC))
-    regions = ("HCM", "HN", "DN")
+    regions = DEFAULT_REGIONS
     for i in range(count):
         region = regions[i % 3]
         order = Order.model_construct(

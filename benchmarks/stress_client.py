@@ -34,6 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from order_contracts.envvars import NODE_API_TOKEN, ORDER_REGIONS
+from order_contracts.regions import DEFAULT_REGIONS, default_regions_text
+
 T = TypeVar("T")
 
 RESPONSE_BODY = json.dumps(
@@ -177,7 +180,7 @@ def _stress(port: int, routing: Path, report: Path, *args: str) -> dict[str, obj
     script = Path(sys.executable).parent / "orders-stress"
     argv = [*PIN_CLIENT, str(script), "--target", "nodes", "--routing", str(routing),
             "--report", str(report), "--no-progress", "--min-success", "1.0", *args]  # fmt: skip
-    env = os.environ | {"ORDER_REGIONS": "HCM,HN,DN", "NODE_API_TOKEN": ""}
+    env = os.environ | {ORDER_REGIONS: default_regions_text(), NODE_API_TOKEN: ""}
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, env=env, check=False)
     if done.returncode not in (0, 1):  # 1: it ran, some orders failed (shown in the errors)
         raise SystemExit(f"orders-stress exited {done.returncode}")
@@ -196,7 +199,7 @@ def _routing(port: int, path: Path) -> Path:
     from order_contracts.routing import RegionRoute, RoutingDocument
 
     url = f"http://127.0.0.1:{port}"
-    regions = ("HCM", "HN", "DN")
+    regions = DEFAULT_REGIONS
     document = RoutingDocument(
         generation=1,
         updated_at="2026-01-01T00:00:00Z",  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from order_contracts import envvars
 from order_contracts.envvars import env_float, env_int
 from order_contracts.labels import ROUTING_CONFIGMAP
 from order_contracts.regions import ConfigError, Proximity, parse_proximity
@@ -78,7 +79,7 @@ class ControllerConfig:
         return cls(
             namespace=namespace,
             configmap=configmap,
-            proximity=parse_proximity(env.get("ORDER_PROXIMITY")),
+            proximity=parse_proximity(env.get(envvars.ORDER_PROXIMITY)),
             peering=env.get("CONTROLLER_PEERING", DEFAULT_PEERING).strip(),
             priority=priority,
             peering_lifetime=env_int(

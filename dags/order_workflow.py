@@ -34,6 +34,9 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from order_workflow_lib.settings import WorkflowSettings
 
+from order_contracts.envvars import NODE_API_TOKEN
+from order_contracts.labels import DAG_ID
+
 # Every task process parses this file again, so the schema, routing and delivery modules are
 # imported inside the tasks that need them (Airflow's advice for top-level code): a task pays
 # only for its own imports, and the DAG processor for none of them.
@@ -52,8 +55,8 @@ class DeliveryIncomplete(RuntimeError):
 
 def node_token(settings: WorkflowSettings) -> str | None:
     """``NODE_API_TOKEN`` when set (even empty: local mode), else the connection's password."""
-    if "NODE_API_TOKEN" in os.environ:
-        return os.environ["NODE_API_TOKEN"] or None
+    if NODE_API_TOKEN in os.environ:
+        return os.environ[NODE_API_TOKEN] or None
     from airflow.sdk import BaseHook
 
     try:
@@ -74,7 +77,7 @@ class _NoStore:
 
 
 @dag(
-    dag_id="order_workflow",
+    dag_id=DAG_ID,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,

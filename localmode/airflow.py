@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from order_contracts import envvars
+
 from .airflow_api import AirflowAPIError, AirflowClient
 from .postgres import PostgresCluster
 from .processes import ManagedProcess, free_port, wait_until
@@ -96,7 +98,7 @@ class AirflowSettings:
             ),
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": str(self.parsing_processes),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": self.log_level,
-            "ORDER_MAX_ACTIVE_RUNS": str(self.max_active_runs),
+            envvars.ORDER_MAX_ACTIVE_RUNS: str(self.max_active_runs),
         }
 
 

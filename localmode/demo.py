@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from order_contracts.health import read_health_answer
+from order_contracts.labels import DAG_ID
 from order_contracts.regions import configured_regions, normalize_region
 from stress.config import StressConfig, parse_region_mix
 from stress.http import client_session
@@ -394,7 +395,7 @@ async def _run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> 
     changes = [json.loads(line) for line in stack.routing_history.read_text().splitlines()]
     assert stack.airflow is not None
     with stack.airflow.client() as airflow:
-        runs = await asyncio.to_thread(airflow.run_states, "order_workflow")
+        runs = await asyncio.to_thread(airflow.run_states, DAG_ID)
     result = DemoResult(
         chaos=chaos,
         story=story,

@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from order_contracts import envvars
+from order_contracts.labels import DAG_ID
 from order_contracts.regions import configured_regions
 from order_contracts.routing import RoutingDocument
 
@@ -142,11 +144,11 @@ def start_routing_source(stack: LocalStack) -> None:
 def dag_env(stack: LocalStack, retries: int, retry_delay_s: float) -> dict[str, str]:
     """What the DAG's tasks need to reach this stack's nodes (Airflow's extra environment)."""
     return {
-        "ORDER_ROUTING_SOURCE": str(stack.routing_file),
-        "NODE_API_TOKEN": stack.node_token,
-        "ORDER_REGIONS": ",".join(stack.nodes) or ",".join(configured_regions()),
-        "ORDER_PROCESS_RETRIES": str(retries),
-        "ORDER_RETRY_DELAY_SECONDS": str(retry_delay_s),
+        envvars.ORDER_ROUTING_SOURCE: str(stack.routing_file),
+        envvars.NODE_API_TOKEN: stack.node_token,
+        envvars.ORDER_REGIONS: ",".join(stack.nodes) or ",".join(configured_regions()),
+        envvars.ORDER_PROCESS_RETRIES: str(retries),
+        envvars.ORDER_RETRY_DELAY_SECONDS: str(retry_delay_s),
     }
 
 
@@ -171,9 +173,9 @@ def local_stack(
     stack = LocalStack(state_dir=state_dir, node_token=secrets.token_urlsafe(24))
     regions = configured_regions()
     node_env = {
-        "NODE_API_TOKEN": stack.node_token,
-        "ORDER_REGIONS": ",".join(regions),
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        envvars.NODE_API_TOKEN: stack.node_token,
+        envvars.ORDER_REGIONS: ",".join(regions),
+        envvars.LOG_LEVEL: os.environ.get(envvars.LOG_LEVEL, "INFO"),
     }
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(lambda: [p.stop() for p in stack.nodes.values()])
@@ -190,7 +192,7 @@ def local_stack(
                         state_dir / "airflow",
                         settings=airflow_settings,
                         extra_env=dag_env(stack, retries, retry_delay_s),
-                        wait_for=("order_workflow",),
+                        wait_for=(DAG_ID,),
                     )
                 )
         yield stack

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from typer.exceptions import TyperException
 
+from order_contracts import envvars
 from order_contracts.source import RoutingSourceError
 
 from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
@@ -89,12 +90,12 @@ def stress(
     airflow_user: Annotated[str, typer.Option(envvar="AIRFLOW_USERNAME")] = "admin",
     airflow_password: Annotated[str, typer.Option(envvar="AIRFLOW_PASSWORD")] = "admin",  # noqa: S107
     node_token: Annotated[
-        str | None, typer.Option(envvar="NODE_API_TOKEN", help="nodes' bearer token, if set")
+        str | None, typer.Option(envvar=envvars.NODE_API_TOKEN, help="nodes' bearer token, if set")
     ] = None,
     routing: Annotated[
         str | None,
         typer.Option(
-            envvar="ORDER_ROUTING_SOURCE",
+            envvar=envvars.ORDER_ROUTING_SOURCE,
             help="routing document: PATH, http(s) URL or configmap:NAMESPACE/NAME",
         ),
     ] = None,

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from order_contracts import envvars, labels
 from order_contracts.regions import configured_regions, normalize_region
 
 Target = Literal["airflow", "nodes"]
 
 #: the DAG the Airflow target triggers
-DAG_ID = "order_workflow"
+DAG_ID = labels.DAG_ID
 #: the DAG task whose XCom holds the per-order results
 PROCESS_TASK_ID = "process"
 
@@ -168,6 +169,6 @@ class StressConfig:
             "seed": self.seed,
             "run_id": self.run_id,
             "endpoint": self.endpoint if self.target == "airflow" else None,
-            "routing": self.routing or os.environ.get("ORDER_ROUTING_SOURCE"),
+            "routing": self.routing or os.environ.get(envvars.ORDER_ROUTING_SOURCE),
             "min_success": self.min_success,
         }

@@ -1,14 +1,36 @@
-"""Numbers from environment variables, refused with a message that names the variable.
+"""The environment variables more than one part reads, and numbers read from them.
 
 Every part is configured by environment; a typo must stop it at start with one clear line
-(``NAME: 'x' is not a number``), not a traceback or a silently used default.
+(``NAME: 'x' is not a number``), not a traceback or a silently used default. The names below are
+the ones that cross parts (a launcher sets them, a node, the DAG or the stress tool reads them):
+use the constant, never the literal, so a rename cannot leave one part reading the old name.
+Each part's own settings keep their names next to their defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .regions import ConfigError
+#: the regions that exist, comma separated (``HCM,HN,DN`` by default; :mod:`.regions`)
+ORDER_REGIONS = "ORDER_REGIONS"
+#: nearest-first proximity between regions (:mod:`.regions`)
+ORDER_PROXIMITY = "ORDER_PROXIMITY"
+#: where the routing document comes from: a file, an http(s) URL or ``configmap:NS/NAME``
+ORDER_ROUTING_SOURCE = "ORDER_ROUTING_SOURCE"
+#: the nodes' bearer token (the node requires it, the DAG and the stress tool send it)
+NODE_API_TOKEN = "NODE_API_TOKEN"  # noqa: S105  (a variable name, not a secret)
+#: a warehouse node's own region
+NODE_REGION = "NODE_REGION"
+#: log level of every part's JSON logs
+LOG_LEVEL = "LOG_LEVEL"
+#: the DAG's retries, retry delay and concurrent runs (set by local mode and the chart)
+ORDER_PROCESS_RETRIES = "ORDER_PROCESS_RETRIES"
+ORDER_RETRY_DELAY_SECONDS = "ORDER_RETRY_DELAY_SECONDS"
+ORDER_MAX_ACTIVE_RUNS = "ORDER_MAX_ACTIVE_RUNS"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be understood; the message names the setting."""
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:

@@ -1,7 +1,12 @@
-"""Kubernetes names every part agrees on: the chart writes them, the controller selects by them.
+"""Names every part agrees on: Kubernetes labels (the chart writes them, the controller selects
+by them), the routing ConfigMap, and the Airflow DAG id (the DAG declares it, local mode, the
+stress tool and the benchmarks trigger it).
 
-Defined once so that a label renamed in the chart cannot silently detach the controller.
+Defined once so that a label or id renamed in one place cannot silently detach another part.
 """
+
+#: the order DAG's id (``dags/order_workflow.py``)
+DAG_ID = "order_workflow"
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 COMPONENT_WAREHOUSE = "warehouse"

@@ -11,6 +11,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+from .envvars import ORDER_PROXIMITY, ORDER_REGIONS, ConfigError
+
+__all__ = [
+    "DEFAULT_PROXIMITY",
+    "DEFAULT_REGIONS",
+    "ConfigError",
+    "Proximity",
+    "configured_proximity",
+    "configured_regions",
+    "default_regions_text",
+    "fallback_order",
+    "normalize_region",
+    "parse_proximity",
+    "parse_regions",
+    "proximity_rank",
+]
+
 DEFAULT_REGIONS: tuple[str, ...] = ("HCM", "HN", "DN")
 # Road distance: Da Nang sits between Ho Chi Minh City (~960 km) and Hanoi (~760 km).
 DEFAULT_PROXIMITY = "HCM=DN,HN;HN=DN,HCM;DN=HN,HCM"
@@ -18,12 +35,14 @@ DEFAULT_PROXIMITY = "HCM=DN,HN;HN=DN,HCM;DN=HN,HCM"
 Proximity = dict[str, list[list[str]]]
 
 
-class ConfigError(ValueError):
-    """A region or proximity setting that cannot be understood; the message names the setting."""
-
-
 def normalize_region(name: str) -> str:
+    """How every part spells a region: ``" hcm "`` is ``HCM``."""
     return name.strip().upper()
+
+
+def default_regions_text() -> str:
+    """:data:`DEFAULT_REGIONS` as ``ORDER_REGIONS`` spells them (``HCM,HN,DN``)."""
+    return ",".join(DEFAULT_REGIONS)
 
 
 def parse_regions(text: str | None) -> tuple[str, ...]:
@@ -39,7 +58,7 @@ def parse_regions(text: str | None) -> tuple[str, ...]:
 
 
 def configured_regions() -> tuple[str, ...]:
-    return parse_regions(os.environ.get("ORDER_REGIONS"))
+    return parse_regions(os.environ.get(ORDER_REGIONS))
 
 
 def parse_proximity(text: str | None) -> Proximity:
@@ -63,7 +82,7 @@ def parse_proximity(text: str | None) -> Proximity:
 
 
 def configured_proximity() -> Proximity:
-    return parse_proximity(os.environ.get("ORDER_PROXIMITY"))
+    return parse_proximity(os.environ.get(ORDER_PROXIMITY))
 
 
 def proximity_rank(proximity: Mapping[str, list[list[str]]], home: str) -> dict[str, int]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from .health import Health
-from .regions import fallback_order, proximity_rank
+from .regions import fallback_order, normalize_region, proximity_rank
 
 DOCUMENT_VERSION = 1
 
@@ -133,7 +133,7 @@ def assign_warehouse(
     orders, so it is the last resort rather than a refusal. ``exclude`` removes regions the
     caller already knows are failing (a retry that gave up on its node).
     """
-    home = home_region.strip().upper()
+    home = normalize_region(home_region)
     route = document.regions.get(home)
     if route is None:
         known = ", ".join(sorted(document.regions)) or "none"

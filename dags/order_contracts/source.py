@@ -17,10 +17,11 @@ import os
 import urllib.request
 from pathlib import Path
 
+from .envvars import ORDER_ROUTING_SOURCE
 from .labels import ROUTING_CONFIGMAP, ROUTING_KEY
 from .routing import RoutingDocument
 
-ENV_VAR = "ORDER_ROUTING_SOURCE"
+ENV_VAR = ORDER_ROUTING_SOURCE
 SERVICEACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 

@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from order_contracts import envvars
 from order_contracts.envvars import env_float, env_int
 
 
@@ -43,9 +44,9 @@ class WorkflowSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkflowSettings:
         env = os.environ if env is None else env
         return cls(
-            process_retries=env_int(env, "ORDER_PROCESS_RETRIES", 3, 0),
-            retry_delay_seconds=env_float(env, "ORDER_RETRY_DELAY_SECONDS", 60.0, 0),
-            max_active_runs=env_int(env, "ORDER_MAX_ACTIVE_RUNS", 32, 1),
+            process_retries=env_int(env, envvars.ORDER_PROCESS_RETRIES, 3, 0),
+            retry_delay_seconds=env_float(env, envvars.ORDER_RETRY_DELAY_SECONDS, 60.0, 0),
+            max_active_runs=env_int(env, envvars.ORDER_MAX_ACTIVE_RUNS, 32, 1),
             max_batch=env_int(env, "ORDER_MAX_BATCH", 2000, 1),
             bulk_size=env_int(env, "ORDER_BULK_SIZE", 1000, 1),
             node_timeout=env_float(env, "ORDER_NODE_TIMEOUT_SECONDS", 10.0, 0.1),

@@ -19,6 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from order_contracts import envvars
+
 from .app import create_app
 from .integrity import (
     DatabaseRefused,
@@ -39,7 +41,7 @@ log = logging.getLogger("warehouse_node.cli")
 
 # flag -> environment variable it overrides (the settings' alias).
 FLAGS: dict[str, tuple[str, type, str]] = {
-    "region": ("NODE_REGION", str, "this warehouse's region (required)"),
+    "region": (envvars.NODE_REGION, str, "this warehouse's region (required)"),
     "data_dir": ("DATA_DIR", str, "directory of orders.db (default ./data)"),
     "host": ("HOST", str, "listen address (default 0.0.0.0)"),
     "port": ("PORT", int, "listen port (default 8000)"),

@@ -12,7 +12,13 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from order_contracts.regions import ConfigError, normalize_region, parse_regions
+from order_contracts import envvars
+from order_contracts.regions import (
+    ConfigError,
+    default_regions_text,
+    normalize_region,
+    parse_regions,
+)
 
 from .replica_url import check_replica_url
 
@@ -30,15 +36,15 @@ class NodeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
 
-    region: str = Field(validation_alias="NODE_REGION", description="this warehouse's region")
+    region: str = Field(validation_alias=envvars.NODE_REGION, description="this warehouse's region")
     data_dir: Path = Field(Path("data"), validation_alias="DATA_DIR")
     host: str = Field("0.0.0.0", validation_alias="HOST")
     port: int = Field(8000, ge=1, le=65535, validation_alias="PORT")
-    api_token: str = Field("", validation_alias="NODE_API_TOKEN", repr=False)
+    api_token: str = Field("", validation_alias=envvars.NODE_API_TOKEN, repr=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", validation_alias="LOG_LEVEL"
+        "INFO", validation_alias=envvars.LOG_LEVEL
     )
-    order_regions: str = Field("HCM,HN,DN", validation_alias="ORDER_REGIONS")
+    order_regions: str = Field(default_regions_text(), validation_alias=envvars.ORDER_REGIONS)
     max_in_flight: int = Field(128, ge=1, validation_alias="NODE_MAX_IN_FLIGHT")
     max_rps: float = Field(4000.0, gt=0, validation_alias="NODE_MAX_RPS")
     synchronous: Literal["FULL", "NORMAL"] = Field("FULL", validation_alias="NODE_SYNCHRONOUS")

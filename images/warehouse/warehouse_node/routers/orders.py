@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder, parse_order
+from order_contracts.regions import normalize_region
 
 from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
@@ -60,8 +61,8 @@ def _json(body: str, status_code: int = 200) -> Response:
 def home_region_label(payload: Any, regions: tuple[str, ...]) -> str:
     """A metric label for a refused order: its region when that is a known one (bounded set)."""
     region = payload.get("region") if isinstance(payload, dict) else None
-    if isinstance(region, str) and region.strip().upper() in regions:
-        return region.strip().upper()
+    if isinstance(region, str) and normalize_region(region) in regions:
+        return normalize_region(region)
     return "unknown"
 
 
@@ -169,7 +170,7 @@ def _region_filter(value: str | None, name: str) -> str | None:
         return None
     if not _REGION_FILTER.match(value):
         raise OrderRejected([FieldError(field=name, message="a region name (letters/digits)")])
-    return value.upper()
+    return normalize_region(value)
 
 
 @router.get("/orders")
