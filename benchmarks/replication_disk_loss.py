@@ -35,8 +35,10 @@ import aiohttp
 
 from localmode.nodes import node_command, node_process
 from localmode.processes import ManagedProcess, wait_until
+from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_REGIONS
+from order_contracts.regions import default_regions_text
 
-ENV = {"NODE_API_TOKEN": "", "LOG_LEVEL": "WARNING", "ORDER_REGIONS": "HCM,HN,DN"}
+ENV = {NODE_API_TOKEN: "", LOG_LEVEL: "WARNING", ORDER_REGIONS: default_regions_text()}
 
 
 @dataclass
