@@ -30,7 +30,7 @@ pytest:
 # Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
 # requirements-runtime.lock is the image's subset (no Airflow, no dev tools) at the same versions.
 lock: bootstrap
-	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra dev --extra stress --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
 
 bench: bootstrap

@@ -38,17 +38,18 @@ from typing import Any
 
 import httpx
 
-from localmode.airflow import AirflowSettings, LocalAirflow, local_airflow
-from localmode.airflow_api import AsyncAirflowClient
+from localmode.airflow import DAGS_FOLDER, AirflowSettings, LocalAirflow, local_airflow
 from localmode.nodes import node_process
 from localmode.processes import ManagedProcess
 from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_ROUTING_SOURCE
 from order_contracts.labels import DAG_ID
 from order_contracts.regions import DEFAULT_REGIONS, configured_proximity
 from order_contracts.routing import RegionObservation, build_routing_document
+from stress.airflow_api import AsyncAirflowClient
 
 REGIONS = DEFAULT_REGIONS
 ORDER_DAG, FLOOR_DAG = DAG_ID, "floor_workflow"
+FLOOR_DAG_FILE = Path(__file__).resolve().parent / "dags" / "floor_workflow.py"
 PER_ORDER_BAR, BATCH_BAR = 0.8, 40.0
 
 
@@ -257,6 +258,19 @@ def report(phases: dict[str, Phase], settings: AirflowSettings, stored: tuple[in
     }
 
 
+def benchmark_dags_folder(folder: Path) -> Path:
+    """The repository's DAG folder plus the floor DAG, as links in ``folder``.
+
+    The floor lives in ``benchmarks/dags/`` so no image or deployment ships a benchmark DAG;
+    only this benchmark's Airflow sees it next to ``order_workflow``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in [*DAGS_FOLDER.iterdir(), FLOOR_DAG_FILE]:
+        if entry.name != "__pycache__":
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.airflow_throughput")
     parser.add_argument("--runs", type=int, default=120, help="runs of the floor and per-order")
@@ -292,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
             env = {ORDER_ROUTING_SOURCE: str(routing), NODE_API_TOKEN: ""}
             print(f"starting Airflow ({settings}) ...", flush=True)
             with local_airflow(
-                state / "airflow", settings, env, wait_for=(ORDER_DAG, FLOOR_DAG)
+                state / "airflow",
+                settings,
+                env,
+                dags_folder=benchmark_dags_folder(state / "dags"),
+                wait_for=(ORDER_DAG, FLOOR_DAG),
             ) as airflow:
                 phases = asyncio.run(measure(airflow, args))
             stored = count_orders(urls)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from order_contracts import envvars
+from stress.airflow_api import AirflowAPIError, AirflowClient
 
-from .airflow_api import AirflowAPIError, AirflowClient
 from .postgres import PostgresCluster
 from .processes import ManagedProcess, free_port, wait_until
 

@@ -22,6 +22,7 @@ from order_contracts.source import RoutingSourceError
 
 from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
 from .errors import StressError
+from .plot import PLOT_EXTRA_HINT, plotting_available
 from .run import EXIT_USAGE, run_and_print
 
 PROG = "orders-stress"
@@ -157,6 +158,8 @@ def stress(
         plot=plot,
         progress=progress and console.is_terminal,
     )
+    if plot is not None and not plotting_available():
+        raise StressError(PLOT_EXTRA_HINT)  # before any order is sent, not after the run
     outcome = run_and_print(config, console)
     return outcome.exit_code
 

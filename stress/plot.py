@@ -6,6 +6,7 @@ pyplot is imported, and the import happens only when a plot is asked for.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +32,14 @@ def percentile_line(
         xs.append((index + 0.5) * width)
         ys.append(percentile(sorted(slices[index]), pct) * 1000)
     return xs, ys
+
+
+PLOT_EXTRA_HINT = "--plot needs matplotlib: pip install 'regional-orders[stress]'"
+
+
+def plotting_available() -> bool:
+    """matplotlib is the ``stress`` extra, not a runtime dependency (the image has none)."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:

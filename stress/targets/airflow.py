@@ -7,7 +7,7 @@ batch's XCom implied for the usual case, see ``order_contracts.run_summary``). T
 result keeps Airflow's side (the trigger was accepted, and how long that took) apart from the
 warehouse's side (the order was committed), since a run can be accepted and still fail.
 
-The REST client is ``localmode.airflow_api.AsyncAirflowClient``, shared with the launcher, the
+The REST client is ``stress.airflow_api.AsyncAirflowClient``, shared with the launcher, the
 tests and the benchmarks.
 """
 
@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
-from localmode.airflow_api import AirflowAPIError, AsyncAirflowClient
 from order_contracts.outcomes import COMMITTED_STATUSES, REFUSED_STATUSES
 from order_contracts.run_summary import per_order_results
 
+from ..airflow_api import AirflowAPIError, AsyncAirflowClient
 from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
 from ..engine import Unit
 from ..errors import StressError

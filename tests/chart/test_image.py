@@ -10,6 +10,11 @@ from .helpers import ROOT, pod_specs, render_chart
 
 DOCKERFILE = ROOT / "images" / "warehouse" / "Dockerfile"
 RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
+IMAGE_PYPROJECT = ROOT / "images" / "warehouse" / "pyproject.toml"
+
+
+def _toml(path) -> dict:
+    return tomllib.loads(path.read_text())
 
 
 def _stages() -> list[str]:
@@ -74,7 +79,7 @@ def test_build_context_holds_everything_the_dockerfile_copies():
 
 
 def test_commands_the_chart_runs_are_console_scripts_of_the_image():
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts = _toml(IMAGE_PYPROJECT)["project"]["scripts"]
     commands = {
         spec["containers"][0]["command"][0]
         for _, spec in pod_specs(render_chart(values={"stress": {"enabled": True}}))
@@ -96,3 +101,35 @@ def test_the_installed_distribution_carries_every_subpackage():
             relative = init.parent.relative_to(ROOT / directory)
             found.add(".".join([package, *relative.parts]))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def _subpackages(setuptools: dict) -> set[str]:
+    found = set()
+    for package, directory in setuptools["package-dir"].items():
+        for init in (ROOT / directory).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / directory)
+            found.add(".".join([package, *relative.parts]))
+    return found
+
+
+def test_the_image_installs_its_own_distribution_without_the_laptop_parts():
+    build = _stages()[0]
+    assert "COPY images/warehouse/pyproject.toml ./pyproject.toml" in build
+    assert "pip install --no-deps ." in build
+    image, repo = _toml(IMAGE_PYPROJECT), _toml(ROOT / "pyproject.toml")
+    assert image["project"]["version"] == repo["project"]["version"]
+    assert "dependencies" not in image["project"]  # the runtime lock is the image's list
+    assert image["project"]["scripts"].items() <= repo["project"]["scripts"].items()
+    tools, repo_tools = image["tool"]["setuptools"], repo["tool"]["setuptools"]
+    assert {p.split(".")[0] for p in tools["packages"]} == {
+        "order_contracts", "warehouse_node", "controller", "stress"
+    }  # fmt: skip
+    assert set(tools["packages"]) <= set(repo_tools["packages"])
+    assert tools["package-dir"].items() <= repo_tools["package-dir"].items()
+    assert _subpackages(tools) <= set(tools["packages"])
+    copied = {
+        args.split()[0].rstrip("/") for args in re.findall(r"^COPY\s+(?!--from)(.+)$", build, re.M)
+    }
+    assert set(tools["package-dir"].values()) <= copied
+    assert not any(c.split("/")[0] in {"localmode", "chaos", "benchmarks", "tests"} for c in copied)
+    assert not any(c.endswith(".py") for c in copied)  # no DAG file (order_workflow, benchmark)

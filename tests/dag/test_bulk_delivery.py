@@ -69,7 +69,9 @@ def test_chunks_follow_the_bulk_size_and_mixed_answers_are_read_per_order(
     assert statuses.pop(clash["order_id"]) == "conflict"
     assert set(statuses.values()) == {"committed"}
     assert len(stored_ids(three_nodes["HN"])) == 10
-    [problem] = outcome.undelivered
+    # a conflict is final: reported with the refusals, never retried (order_contracts.outcomes)
+    [problem] = outcome.rejected
+    assert outcome.undelivered == []
     assert clash["order_id"] in problem and "different payload" in problem
 
 

@@ -1,7 +1,9 @@
 """A small client for Airflow 3's REST API v2: log in, trigger a DAG, wait, read an XCom.
 
 Used by the local launcher (is the DAG registered? unpause it), the tests, the benchmarks and the
-stress tool's Airflow target, so every part talks to Airflow the same way.
+stress tool's Airflow target, so every part talks to Airflow the same way. It lives in
+``stress/`` because the stress tool is the part that runs it in the image (which ships no
+``localmode/``); local mode imports it from here. httpx is its only dependency.
 
 Authentication is the Airflow 3 way: ``POST /auth/token`` with a username and password returns a
 JWT (the Simple auth manager in local mode; the same endpoint exists with other auth managers),
