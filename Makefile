@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test bootstrap lint typecheck pytest lock bench clean
+.PHONY: demo test test-fast bootstrap lint typecheck pytest lock bench clean
 
 demo: bootstrap
 	$(BIN)/orders-demo $(DEMO_ARGS)
@@ -26,6 +26,12 @@ typecheck:
 PYTEST_XDIST ?= -n 2 --dist loadgroup
 pytest:
 	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+# Everything but Airflow (dag.test, a real Airflow stack) and the end-to-end flows: the quick
+# loop while working (docs/testing.md). `make test` stays the CI command.
+FAST_MARKERS := not airflow and not slow
+test-fast: bootstrap lint typecheck
+	$(BIN)/pytest $(PYTEST_XDIST) -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
 # requirements-runtime.lock is the image's subset (no Airflow, no dev tools) at the same versions.

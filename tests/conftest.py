@@ -117,6 +117,10 @@ def three_nodes(node_factory: NodeFactory) -> dict[str, RunningNode]:
     return nodes
 
 
+#: fixtures that need Airflow (tests/dag/conftest.py): a test using one is marked ``airflow``
+AIRFLOW_FIXTURES = frozenset({"airflow_db", "order_dag"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Spread the suite over xdist workers (``--dist loadgroup``) by module, except that every
     test starting a real Airflow stack (marked both ``airflow`` and ``slow``) shares one group.
@@ -126,6 +130,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     worker takes everything else.
     """
     for item in items:
+        if AIRFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.airflow)  # dag.test(): `make test-fast` leaves it out
         if item.get_closest_marker("airflow") and item.get_closest_marker("slow"):
             group = "real-airflow"
         else:

@@ -24,6 +24,8 @@ import yaml
 from localmode.airflow import DAGS_FOLDER, airflow_command
 from tests.chart.helpers import ROOT, env_of, one, render_chart, run_helm
 
+pytestmark = pytest.mark.airflow  # runs the airflow CLI
+
 VALUES = ROOT / "charts" / "airflow-values.yaml"
 VALIDATE = Path(sys.executable).with_name("kubernetes-validate")
 KUBERNETES_VERSIONS = ["1.30.0", "1.34.0"]
