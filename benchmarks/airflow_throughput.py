@@ -182,7 +182,7 @@ async def measure(airflow: LocalAirflow, args: argparse.Namespace) -> dict[str, 
     alternating chunks gives the floor and the DAG the same conditions, so their ratio holds.
     """
     cycle = [REGIONS[i % len(REGIONS)] for i in range(args.batch_size)]
-    empty = lambda i: {}  # noqa: E731
+    empty: Callable[[int], dict[str, Any]] = lambda i: {}  # noqa: E731
     single = lambda i: {"order": make_order(REGIONS[i % 3])}  # noqa: E731
     batch = lambda i: {"orders": [make_order(r) for r in cycle]}  # noqa: E731
     plan = [

@@ -27,7 +27,7 @@ import aiohttp
 import kmock as km
 import kubernetes.config.kube_config
 
-from tests.controller.conftest import (
+from localmode.kube_emulator import (
     CONFIGMAPS,
     SERVICES,
     SLICES,

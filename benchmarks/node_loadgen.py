@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import time
 from typing import Any
@@ -122,7 +123,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finished: asyncio.Future[None] = loop.create_future()
         make = request_factory(args.mode, args.port, args.prefix, worker)
         await loop.create_connection(
-            lambda m=make, f=finished: Connection(m, stats, stop_at, f), "127.0.0.1", args.port
+            functools.partial(Connection, make, stats, stop_at, finished), "127.0.0.1", args.port
         )
         done.append(finished)
     await asyncio.wait_for(asyncio.gather(*done), args.warmup + args.duration + 30)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -202,7 +203,7 @@ def _routing(port: int, path: Path) -> Path:
     regions = DEFAULT_REGIONS
     document = RoutingDocument(
         generation=1,
-        updated_at="2026-01-01T00:00:00Z",  # type: ignore[arg-type]
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
         regions={
             r: RegionRoute(url=url, ready=True, ready_endpoints=1,
                            fallback=[o for o in regions if o != r])
