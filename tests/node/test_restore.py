@@ -119,3 +119,19 @@ def test_a_corrupted_replica_is_refused_in_one_line(
     assert "cannot restore from" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (data / "orders.db").exists()
+
+
+def test_a_damaged_database_is_set_aside_and_restored_from_the_replica(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = f"file://{tmp_path / 'replica'}"
+    node = node_factory("HCM", env={"NODE_REPLICA_URL": url})
+    with node.client() as http:
+        for i in range(10):
+            assert http.post("/order", json=seed_order(f"dmg-{i}")).status_code == 201
+    node.process.kill()
+    (node.data_dir / "orders.db").write_bytes(b"")  # the file survived, its contents did not
+    node.process.start()
+    with node.client() as http:
+        assert http.get("/health").json()["orders"] == 10
+    assert list(node.data_dir.glob("orders.db.damaged-*"))  # kept, never deleted

@@ -222,8 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore_or_fail(settings)
         return 0
     if settings.role == "primary":
-        if settings.replicated:
-            restore_or_fail(settings)
+        # With a replica, the start-up verdict restores a missing or damaged database from it
+        # (set aside first, never overwritten); a failed restore is one line and exit 2.
         preflight(settings, replica_restore(settings) if settings.replicated else None)
     # A follower has no database of its own to check: Litestream restores it once serving.
     serve(create_app(settings), settings)
