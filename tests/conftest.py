@@ -121,6 +121,8 @@ def three_nodes(node_factory: NodeFactory) -> dict[str, RunningNode]:
 AIRFLOW_FIXTURES = frozenset({"airflow_db", "order_dag"})
 
 
+# first: pytest-xdist reads the xdist_group marks in its own collection_modifyitems
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Spread the suite over xdist workers (``--dist loadgroup``) by module, except that every
     test starting a real Airflow stack (marked both ``airflow`` and ``slow``) shares one group.
