@@ -1,0 +1,111 @@
+"""What the demo prints: numbered steps, and the summary of both phases and the outage."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .demo_options import DemoFailed
+
+if TYPE_CHECKING:
+    from .demo_story import DemoResult
+
+console = Console(highlight=False)
+
+
+class Steps:
+    """Numbered progress lines; a failing stage is named together with its log."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+
+    @contextlib.contextmanager
+    def __call__(self, title: str, log: Path) -> Iterator[None]:
+        self.done += 1
+        console.print(f"[bold][{self.done}/{self.total}][/bold] {title} …")
+        started = time.monotonic()
+        try:
+            yield
+        except (KeyboardInterrupt, DemoFailed):
+            raise
+        except Exception as exc:
+            raise DemoFailed(f"step {self.done} ({title}) failed: {exc}\n  read: {log}") from exc
+        console.print(f"      [green]done[/green] in {time.monotonic() - started:.1f}s")
+
+
+def phase_row(name: str, report: dict[str, Any]) -> dict[str, Any]:
+    verify = report.get("verify") or {}
+    totals = report["totals"]
+    return {
+        "phase": name,
+        "orders": totals["orders"],
+        "committed": totals["committed"],
+        "invalid_rejected": totals["invalid_rejected"],
+        "failed": totals["failed"],
+        "success_rate": report["success_rate"],
+        "orders_per_s": report["committed_per_s"],
+        "p50_ms": report["latency_ms"].get("p50"),
+        "p99_ms": report["latency_ms"].get("p99"),
+        "fallbacks": report["fallbacks"]["count"],
+        "lost": verify.get("lost"),
+        "duplicated": verify.get("duplicated"),
+        "passed": report["passed"],
+    }
+
+
+def print_summary(result: DemoResult) -> None:
+    table = Table(title="Demo summary", title_justify="left")
+    table.add_column("")
+    for phase in result.phases:
+        table.add_column(phase["phase"], justify="right")
+    rows = [
+        ("orders sent", "orders"),
+        ("committed on a warehouse", "committed"),
+        ("invalid, refused", "invalid_rejected"),
+        ("failed", "failed"),
+        ("success rate", "success_rate"),
+        ("committed orders/s", "orders_per_s"),
+        ("latency p50 / p99 ms", "latency"),
+        ("fallbacks used", "fallbacks"),
+        ("lost (verify)", "lost"),
+        ("duplicated (verify)", "duplicated"),
+    ]
+    for label, key in rows:
+        if key == "latency":
+            cells = [f"{p['p50_ms']:.0f} / {p['p99_ms']:.0f}" for p in result.phases]
+        elif key == "success_rate":
+            cells = [f"{p[key]:.2%}" for p in result.phases]
+        else:
+            cells = [str(p[key]) for p in result.phases]
+        table.add_row(label, *cells)
+    console.print(table)
+    chaos, story = result.chaos, result.story
+    detected = f"{chaos.detected_s:.2f}s" if chaos.detected_s is not None else "-"
+    rejoin = f"{chaos.rejoin_s:.2f}s" if chaos.rejoin_s is not None else "-"
+    console.print(
+        f"Warehouse {chaos.region} killed: routing noticed in {detected}; after the restart it "
+        f"rejoined (ready in routing) in {rejoin}."
+    )
+    spread = ", ".join(f"{k}: {v}" for k, v in sorted(story.fallback_warehouses.items())) or "-"
+    console.print(
+        f"{chaos.region} orders — before the kill on {chaos.region}: {story.before_kill_home}; "
+        f"while it was down on fallbacks: {story.while_down_on_fallback} ({spread}), "
+        f"on {chaos.region} (retried until it was back): {story.while_down_home}; "
+        f"after it rejoined on {chaos.region}: {story.after_rejoin_home}."
+    )
+    lost = sum(p["lost"] or 0 for p in result.phases)
+    duplicated = sum(p["duplicated"] or 0 for p in result.phases)
+    states = ", ".join(f"{n} {state}" for state, n in sorted(result.airflow_runs.items()))
+    console.print(f"Airflow order_workflow runs: {states or 'none'}")
+    verdict = "[green]PASSED[/green]" if result.passed else "[red]FAILED[/red]"
+    console.print(f"Verification: lost {lost}, duplicated {duplicated} — {verdict}")
+    shown = result.report_path
+    with contextlib.suppress(ValueError):
+        shown = shown.relative_to(Path.cwd())
+    console.print(f"Report: {shown} (plots beside it)")
