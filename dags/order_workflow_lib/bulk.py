@@ -30,7 +30,7 @@ import httpx
 
 from order_contracts.outcomes import STORED, Delivery, classify
 
-from .delivery import Attempt, classify_error
+from .delivery import Attempt, classify_error, reasons
 from .progress import OrderProgress, record
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def classify_result(entry: Any) -> tuple[Delivery, int | None, str]:
     if not isinstance(status, int):
         return Delivery.MAY_HAVE_REACHED, None, f"malformed bulk result: {str(entry)[:200]}"
     outcome = classify(status, retry_after=status == 503)  # see the module's docstring
-    detail = "" if outcome in STORED else str(entry.get("detail", ""))
+    detail = "" if outcome in STORED else reasons(entry.get("detail", ""))[:300]
     return outcome, status, detail
 
 

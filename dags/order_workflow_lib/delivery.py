@@ -23,7 +23,15 @@ from order_contracts.outcomes import (
     classify,
 )
 
-__all__ = ["COMMITTED", "PLACED_AT_HOME", "Attempt", "Delivery", "classify_error", "post_order"]
+__all__ = [
+    "COMMITTED",
+    "PLACED_AT_HOME",
+    "Attempt",
+    "Delivery",
+    "classify_error",
+    "post_order",
+    "reasons",
+]
 
 #: attempt outcomes that settle the order as stored (committed, duplicate, placed_at_home)
 COMMITTED = COMMITTED_STATUSES
@@ -46,8 +54,15 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:300]
     if isinstance(body, dict) and "detail" in body:
-        return str(body["detail"])[:300]
+        return reasons(body["detail"])[:300]
     return str(body)[:300]
+
+
+def reasons(detail: object) -> str:
+    """The node's ``[{"field", "message"}]`` as ``field: message; ...`` (anything else as is)."""
+    if isinstance(detail, list) and all(isinstance(e, dict) for e in detail):
+        return "; ".join(f"{e.get('field', '?')}: {e.get('message', '')}" for e in detail)
+    return str(detail)
 
 
 def classify_error(exc: httpx.HTTPError) -> Delivery:

@@ -137,7 +137,8 @@ def test_a_database_that_cannot_be_written_gives_503_and_degraded_health(
         refused = http.post("/order", json=seed_order("after-damage"))
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
-        assert "retry" in refused.json()["detail"]
+        assert refused.json()["detail"][0]["field"] == "node"
+        assert "retry" in refused.json()["detail"][0]["message"]
         health = http.get("/health").json()
         assert health["status"] == "degraded"
         assert "orders" in health["database"]

@@ -89,7 +89,8 @@ def test_another_regions_order_is_accepted_as_a_fallback(
 def test_unknown_order_is_404(client: httpx.Client) -> None:
     missing = client.get("/order/never-stored-here")
     assert missing.status_code == 404
-    assert "never-stored-here" in missing.json()["detail"]
+    [reason] = missing.json()["detail"]
+    assert reason["field"] == "order_id" and "never-stored-here" in reason["message"]
 
 
 def test_fifty_concurrent_posts_of_one_id_store_one_row(

@@ -17,6 +17,7 @@ from .follower import FollowerReplication, FollowerStore
 from .load import LoadTracker
 from .metrics import NodeMetrics
 from .middleware import BodyLimit, Instrumentation
+from .openapi import install_openapi
 from .replicated import PrimaryReplication
 from .routers import bulk, health, metrics, orders
 from .settings import NodeSettings
@@ -121,6 +122,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
+    install_openapi(app, settings.regions, settings.max_bulk)
     # The last added runs first: instrumentation sees every response, 413s included.
     app.add_middleware(
         BodyLimit,

@@ -1,22 +1,72 @@
-"""Error responses: every refusal names the field at fault; nothing leaks a stack trace."""
+"""Error responses: one body shape for every refusal, and nothing leaks a stack trace.
+
+Every 4xx and 5xx the node sends is ``{"detail": [{"field": ..., "message": ...}]}`` (a 409 adds
+``stored``): clients parse one shape, and the OpenAPI description (``openapi.py``) declares
+exactly that. ``field`` is the dotted path of what was wrong in the request (``customer_name``,
+``items.0.sku``, ``limit``), ``body`` for the body as a whole, a header name
+(``authorization``, ``content-type``), ``path``/``method`` for a request the API has no route
+for, and ``node`` when the fault is the node's own (503, 500), not the request's.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from order_contracts.orders import FieldError
+from order_contracts.orders import FieldError, StoredOrder
 
 log = logging.getLogger("warehouse_node.errors")
 
+# The ``field`` of an error raised as a plain HTTPException (auth, routing, body size...).
+_FIELD_BY_STATUS = {
+    401: "authorization",
+    404: "path",
+    405: "method",
+    413: "body",
+    415: "content-type",
+    500: "node",
+    503: "node",
+}
 
-def field_error_response(errors: list[FieldError], status_code: int = 422) -> JSONResponse:
-    """``{"detail": [{"field": ..., "message": ...}]}``: the one shape of every 422."""
-    return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=status_code)
+
+class ErrorBody(BaseModel):
+    """What every error response carries: each reason the request was refused."""
+
+    detail: list[FieldError] = Field(min_length=1)
+
+
+class ConflictBody(ErrorBody):
+    """A 409: the order id is taken by a different payload, which is returned as stored."""
+
+    stored: StoredOrder
+
+
+def field_error_response(
+    errors: list[FieldError], status_code: int = 422, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """``{"detail": [{"field": ..., "message": ...}]}``: the one shape of every error."""
+    return JSONResponse(
+        {"detail": [e.model_dump() for e in errors]}, status_code=status_code, headers=headers
+    )
+
+
+def error_response(
+    status_code: int, field: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """One reason, in the shape of every error."""
+    return field_error_response([FieldError(field=field, message=message)], status_code, headers)
+
+
+def error_json(status_code: int, message: str) -> bytes:
+    """The body of an error sent by ASGI middleware, outside FastAPI's handlers."""
+    field = _FIELD_BY_STATUS.get(status_code, "request")
+    return ErrorBody(detail=[FieldError(field=field, message=message)]).model_dump_json().encode()
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -34,10 +84,10 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Auth, unknown routes, wrong methods, oversized bodies: a string detail gets its field."""
     assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
-    )
+    field = _FIELD_BY_STATUS.get(exc.status_code, "request")
+    return error_response(exc.status_code, field, str(exc.detail), exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -47,7 +97,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         exc_info=exc,
         extra={"path": request.url.path, "method": request.method},
     )
-    return JSONResponse({"detail": "internal error; see the node's log"}, status_code=500)
+    return error_response(500, "node", "internal error; see the node's log")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -25,6 +25,7 @@ from order_contracts.orders import FieldError, Order, OrderRejected, parse_order
 
 from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
+from ..openapi import BulkResults, bulk_request_body, error_responses
 from ..replication import ReplicationFailed
 from ..store import CreateResult, StoreError
 from .orders import STATUS, conflict_detail, home_region_label, read_only_refusal
@@ -33,9 +34,11 @@ log = logging.getLogger("warehouse_node.orders")
 router = APIRouter(tags=["orders"])
 
 _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "one result per order, in request order (see docs/bulk-ingest.md)"},
-    413: {"description": "the body is larger than NODE_MAX_BULK_BODY_BYTES; nothing written"},
-    422: {"description": 'not `{"orders": [1..NODE_MAX_BULK orders]}`; nothing written'},
+    200: {
+        "model": BulkResults,
+        "description": "one result per order, in request order (see docs/bulk-ingest.md)",
+    },
+    **error_responses(401, 413, 422),
 }
 
 
@@ -74,7 +77,7 @@ def _order_id_of(payload: Any) -> str | None:
     return order_id[:128] if isinstance(order_id, str) else None
 
 
-@router.post("/orders", responses=_BULK_RESPONSES)
+@router.post("/orders", responses=_BULK_RESPONSES, openapi_extra=bulk_request_body())
 async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
     """Create many orders; ``{"results": [{"order_id", "status", "order" | "detail"}]}``."""
     if node.follower is not None:
@@ -137,7 +140,8 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
                 code, what = 504, "committed here but not acknowledged by the replica"
             else:
                 code, what = 503, "not stored"
-            detail = json.dumps(f"order {what}, retry: {result}")
+            reason = {"field": "node", "message": f"order {what}, retry: {result}"}
+            detail = json.dumps([reason], separators=(",", ":"))
             parts.append(f'{{"order_id":{quoted_id},"status":{code},"detail":{detail}}}')
             continue
         record, outcome = result.record, result.outcome

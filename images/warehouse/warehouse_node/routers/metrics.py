@@ -10,6 +10,16 @@ from ..deps import NodeDep
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(node: NodeDep) -> Response:
+    """Every metric of this node (docs/observability.md lists them)."""
     return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -10,14 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder, parse_order
 from order_contracts.regions import normalize_region
 
 from ..deps import AuthorizedNodeDep, Node
-from ..errors import field_error_response
+from ..errors import error_response, field_error_response
 from ..metrics import NodeMetrics
+from ..openapi import SECURED, OrderPage, error_responses, order_request_body
 from ..replication import ReplicationFailed
 from ..store import StoreError, utc_timestamp
 
@@ -29,14 +29,18 @@ log = logging.getLogger("warehouse_node.orders")
 router = APIRouter(tags=["orders"])
 
 MAX_PAGE = 1000
+_RETRY = {"Retry-After": "1"}
 STATUS = {"created": 201, "duplicate": 200, "conflict": 409}
 _REGION_FILTER = re.compile(r"^[A-Za-z0-9]{1,16}$")
+_REGION_PARAM: dict[str, Any] = {"pattern": "^[A-Za-z0-9]{0,16}$"}
+# pydantic's datetime also takes Unix seconds; the description says so (Schemathesis checks it).
+_SINCE_PARAM: dict[str, Any] = {
+    "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]
+}
 _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": StoredOrder, "description": "stored now"},
     200: {"model": StoredOrder, "description": "already stored with the same payload"},
-    409: {"description": "already stored with a different payload"},
-    422: {"description": "invalid order; `detail` lists each field at fault"},
-    503: {"description": "the database could not be written; retry (the POST is idempotent)"},
+    **error_responses(401, 409, 413, 422, 503),
 }
 
 
@@ -110,7 +114,9 @@ async def _read_order(request: Request, node: Node) -> Order | Response:
         return _refused(node.metrics, payload, node.regions, exc.errors)
 
 
-@router.post("/order", status_code=201, responses=_ORDER_RESPONSES)
+@router.post(
+    "/order", status_code=201, responses=_ORDER_RESPONSES, openapi_extra=order_request_body()
+)
 async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
     """Create an order in this shard; the same ``order_id`` again is a replay, not a copy."""
     if node.follower is not None:
@@ -128,11 +134,7 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
             extra={"order_id": order.order_id, "region": order.region, "error": str(exc)},
         )
         what = "not acknowledged" if isinstance(exc, ReplicationFailed) else "not stored"
-        return JSONResponse(
-            {"detail": f"order {what}, retry: {exc}"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return error_response(503, "node", f"order {what}, retry: {exc}", _RETRY)
     record = result.record
     metrics.orders.labels(order.region, result.outcome).inc()
     fields: dict[str, Any] = {
@@ -149,19 +151,18 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
 
 @router.get(
     "/order/{order_id}",
-    responses={200: {"model": StoredOrder}, 404: {"description": "not stored on this shard"}},
+    responses={200: {"model": StoredOrder}, **error_responses(401, 404, 503)},
+    openapi_extra=SECURED,
 )
 async def get_order(order_id: str, node: AuthorizedNodeDep) -> Response:
     """One stored order. A primary-key lookup: cheap enough to run on the event loop."""
     try:
         record = node.store.get(order_id)
     except StoreError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+        return error_response(503, "node", str(exc), _RETRY)
     if record is None:
-        return JSONResponse(
-            {"detail": f"order {order_id!r} is not stored on {node.settings.region}"},
-            status_code=404,
-        )
+        message = f"order {order_id!r} is not stored on {node.settings.region}"
+        return error_response(404, "order_id", message)
     return _json(record.to_json())
 
 
@@ -173,14 +174,35 @@ def _region_filter(value: str | None, name: str) -> str | None:
     return normalize_region(value)
 
 
-@router.get("/orders")
+@router.get(
+    "/orders",
+    responses={200: {"model": OrderPage}, **error_responses(401, 422, 503)},
+    openapi_extra=SECURED,
+)
 async def list_orders(
     node: AuthorizedNodeDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    region: Annotated[str | None, Query(description="only orders of this home region")] = None,
-    fulfilled_by: Annotated[str | None, Query(description="only orders this node took")] = None,
-    since: Annotated[datetime | None, Query(description="created at or after (ISO-8601)")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="`next_cursor` of the previous page",
+            json_schema_extra={"pattern": r"^[0-9]{0,18}$"},
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        Query(description="only orders of this home region", json_schema_extra=_REGION_PARAM),
+    ] = None,
+    fulfilled_by: Annotated[
+        str | None, Query(description="only orders this node took", json_schema_extra=_REGION_PARAM)
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="created at or after: ISO-8601, or Unix seconds",
+            json_schema_extra=_SINCE_PARAM,
+        ),
+    ] = None,
 ) -> Response:
     """``{"orders": [...], "next_cursor": "..." | null}`` in storage order.
 
@@ -208,7 +230,7 @@ async def list_orders(
     try:
         page = await run_in_threadpool(node.store.list_page, limit, after, home, taker, since_text)
     except StoreError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+        return error_response(503, "node", str(exc), _RETRY)
     orders = ",".join(r.to_json() for r in page.records)
     next_cursor = "null" if page.next_cursor is None else f'"{page.next_cursor}"'
     return _json(f'{{"orders":[{orders}],"next_cursor":{next_cursor}}}')
