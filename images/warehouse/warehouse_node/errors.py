@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from order_contracts.orders import FieldError, StoredOrder
 
@@ -87,7 +88,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Auth, unknown routes, wrong methods, oversized bodies: a string detail gets its field."""
     assert isinstance(exc, HTTPException)
     field = _FIELD_BY_STATUS.get(exc.status_code, "request")
-    return error_response(exc.status_code, field, str(exc.detail), exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, field, str(exc.detail), headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route of this path takes. Starlette's own 405 names only the first
+    route's: ``/orders`` is GET (list) in one router and POST (bulk) in another."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
