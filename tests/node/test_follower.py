@@ -67,7 +67,7 @@ def test_a_follower_refuses_writes_naming_its_primary(
             refused = http.post(path, json=body)
             assert refused.status_code == 421
             assert refused.json()["primary"] == primary.url
-            assert primary.url in refused.json()["detail"]
+            assert primary.url in refused.json()["detail"][0]["message"]
     with primary.client() as http:
         assert http.get("/order/w-1").status_code == 404  # nothing was forwarded or stored
 

@@ -114,7 +114,7 @@ def test_a_broken_replica_gives_503_and_degraded_health_until_it_is_back(
         refused = http.post("/order", json=seed_order("during"))
         assert refused.status_code == 503, refused.text
         assert refused.headers["retry-after"] == "1"
-        assert "not acknowledged" in refused.json()["detail"]
+        assert "not acknowledged" in refused.json()["detail"][0]["message"]
         report = health(http)
         assert report["status"] == "degraded"
         assert report["replication"]["state"] == "failing"  # type: ignore[index]

@@ -48,6 +48,13 @@ class ConflictBody(ErrorBody):
     stored: StoredOrder
 
 
+class ReadOnlyBody(ErrorBody):
+    """A 421 from a follower: writes go to the region's primary, named when it is known."""
+
+    primary: str | None = Field(description="the primary's URL (NODE_PRIMARY_URL), if set")
+    region: str
+
+
 def field_error_response(
     errors: list[FieldError], status_code: int = 422, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:

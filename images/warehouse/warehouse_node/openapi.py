@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from order_contracts.orders import FieldError, Order, StoredOrder
 
-from .errors import ConflictBody, ErrorBody
+from .errors import ConflictBody, ErrorBody, ReadOnlyBody
 
 BEARER = "bearerAuth"
 MONEY_STRING = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
@@ -32,6 +32,7 @@ _ERROR_DESCRIPTIONS = {
     404: "not stored on this shard",
     409: "already stored with a different payload; `stored` is the order as it was first stored",
     413: "request body larger than NODE_MAX_BODY_BYTES (POST /orders: NODE_MAX_BULK_BODY_BYTES)",
+    421: "this node is a read-only follower; `primary` names where writes go",
     415: "the body is not `application/json`",
     422: "invalid input; `detail` lists each field at fault",
     503: "the database could not be read or written; retry (a POST is idempotent)",
@@ -81,11 +82,14 @@ class BulkResults(BaseModel):
     results: list[BulkResult]
 
 
+_ERROR_MODELS: dict[int, type[ErrorBody]] = {409: ConflictBody, 421: ReadOnlyBody}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` entries of these error statuses, each with the one error shape."""
     return {
         code: {
-            "model": ConflictBody if code == 409 else ErrorBody,
+            "model": _ERROR_MODELS.get(code, ErrorBody),
             "description": _ERROR_DESCRIPTIONS[code],
         }
         for code in codes

@@ -38,7 +38,7 @@ _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": BulkResults,
         "description": "one result per order, in request order (see docs/bulk-ingest.md)",
     },
-    **error_responses(401, 413, 422),
+    **error_responses(401, 413, 421, 422),
 }
 
 

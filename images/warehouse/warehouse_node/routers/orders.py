@@ -15,7 +15,7 @@ from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder
 from order_contracts.regions import normalize_region
 
 from ..deps import AuthorizedNodeDep, Node
-from ..errors import error_response, field_error_response
+from ..errors import ReadOnlyBody, error_response, field_error_response
 from ..metrics import NodeMetrics
 from ..openapi import SECURED, OrderPage, error_responses, order_request_body
 from ..replication import ReplicationFailed
@@ -40,7 +40,7 @@ _SINCE_PARAM: dict[str, Any] = {
 _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": StoredOrder, "description": "stored now"},
     200: {"model": StoredOrder, "description": "already stored with the same payload"},
-    **error_responses(401, 409, 413, 422, 503),
+    **error_responses(401, 409, 413, 421, 422, 503),
 }
 
 
@@ -48,14 +48,13 @@ def read_only_refusal(node: Node) -> Response:
     """421: a follower is a read-only copy; the body names the primary that takes writes."""
     primary = node.settings.primary_url or None
     where = f"send it to the primary {primary}" if primary else "send it to the region's primary"
-    return JSONResponse(
-        {
-            "detail": f"this is a read-only follower of region {node.settings.region}: {where}",
-            "primary": primary,
-            "region": node.settings.region,
-        },
-        status_code=421,
+    message = f"this is a read-only follower of region {node.settings.region}: {where}"
+    body = ReadOnlyBody(
+        detail=[FieldError(field="node", message=message)],
+        primary=primary,
+        region=node.settings.region,
     )
+    return _json(body.model_dump_json(), 421)
 
 
 def _json(body: str, status_code: int = 200) -> Response:
