@@ -241,7 +241,7 @@ def test_a_bulk_the_replica_did_not_confirm_is_504_per_order_then_replays(
         hidden = break_replica(replica_dir)
         refused = post_bulk(http, batch)
         assert [r["status"] for r in refused] == [504, 504]
-        assert "not acknowledged by the replica" in refused[0]["detail"]
+        assert "not acknowledged by the replica" in refused[0]["detail"][0]["message"]
         mend_replica(replica_dir, hidden)
         wait_until(
             lambda: http.get("/health").json()["status"] == "ok", 30, what="replication back"
