@@ -41,6 +41,7 @@ from localmode.processes import ManagedProcess, free_port
 from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_REGIONS
 from order_contracts.orders import Order
 from order_contracts.regions import DEFAULT_REGIONS, default_regions_text
+from warehouse_node.seeding import load_rows
 from warehouse_node.store import OrderStore, canonical_payload, utc_timestamp
 
 Result = dict[str, Any]
@@ -160,7 +161,7 @@ def prefill(data: Path, count: int) -> float:
         rows = prefill_rows(count)
         chunk = 100_000
         for _ in range(0, count, chunk):
-            store.import_rows(next(rows) for _ in range(min(chunk, count - store.count)))
+            load_rows(store, (next(rows) for _ in range(min(chunk, count - store.count))))
     finally:
         store.close()
     return time.perf_counter() - started

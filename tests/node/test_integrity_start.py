@@ -21,6 +21,7 @@ from order_contracts.orders import Order
 from tests.conftest import BASE_NODE_ENV, READY_TIMEOUT, NodeFactory
 from tests.node.conftest import run_node, seed_order
 from warehouse_node.integrity import DatabaseRefused, NothingToRestore, verify_at_start
+from warehouse_node.seeding import load_orders
 from warehouse_node.store import OrderStore
 
 ORDERS = 5000
@@ -36,8 +37,9 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     process.stop(grace=10.0)
     store = OrderStore(data / "orders.db").open()
     created = datetime(2026, 1, 1, tzinfo=UTC)
-    store.import_orders(
-        (Order.model_validate(seed_order(f"old-{i}")), "HCM", created) for i in range(ORDERS)
+    load_orders(
+        store,
+        ((Order.model_validate(seed_order(f"old-{i}")), "HCM", created) for i in range(ORDERS)),
     )
     store.close()
     return data

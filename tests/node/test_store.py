@@ -12,6 +12,7 @@ import pytest
 
 from order_contracts.orders import Order, parse_order
 from warehouse_node.migrations import SCHEMA_VERSION, SchemaTooNew
+from warehouse_node.seeding import load_orders
 from warehouse_node.store import OrderStore, StoreClosed, StoreError, utc_timestamp
 
 REGIONS = ("HCM", "HN", "DN")
@@ -126,11 +127,11 @@ def test_record_json_is_the_stored_order_shape(store: OrderStore) -> None:
     assert data["created_at"].endswith("Z")
 
 
-def test_import_orders_loads_in_bulk_and_skips_existing(store: OrderStore) -> None:
+def test_load_orders_loads_in_bulk_and_skips_existing(store: OrderStore) -> None:
     now = datetime.now(UTC)
-    added = store.import_orders((order(f"b-{i}"), "HCM", now) for i in range(1000))
+    added = load_orders(store, ((order(f"b-{i}"), "HCM", now) for i in range(1000)))
     assert added == 1000
-    assert store.import_orders([(order("b-0"), "HCM", now)]) == 0
+    assert load_orders(store, [(order("b-0"), "HCM", now)]) == 0
     assert store.count == 1000
     assert asyncio.run(store.create(order("b-5"), "HCM")).outcome == "duplicate"
 
@@ -181,7 +182,7 @@ def test_created_at_never_decreases_even_when_the_clock_steps_back(tmp_path: Pat
     path = tmp_path / "orders.db"
     future = datetime.now(UTC) + timedelta(hours=1)  # as if the clock had been ahead, then fixed
     earlier = OrderStore(path).open()
-    earlier.import_orders([(order("from-the-future"), "HCM", future)])
+    load_orders(earlier, [(order("from-the-future"), "HCM", future)])
     earlier.close()
     store = OrderStore(path).open()
     try:
@@ -193,9 +194,12 @@ def test_created_at_never_decreases_even_when_the_clock_steps_back(tmp_path: Pat
 
 def test_since_pages_start_at_the_first_matching_order(store: OrderStore) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    store.import_orders(
-        (order(f"t-{i}", ("HCM", "HN")[i % 2]), "HCM", base + timedelta(minutes=i))
-        for i in range(10)
+    load_orders(
+        store,
+        (
+            (order(f"t-{i}", ("HCM", "HN")[i % 2]), "HCM", base + timedelta(minutes=i))
+            for i in range(10)
+        ),
     )
     since = utc_timestamp(base + timedelta(minutes=4))
     first = store.list_page(limit=3, since=since)

@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -561,39 +561,9 @@ class OrderStore:
         conn.execute("COMMIT")
         return self._watch.problem() if self._watch is not None else None
 
-    def import_orders(self, records: Iterable[tuple[Order, str, datetime]]) -> int:
-        """Bulk-load ``(order, fulfilled_by, created_at)`` in one transaction (restores,
-        benchmarks). Existing ids are skipped. Not for the request path: it bypasses grouping."""
-        rows = (
-            (
-                order.order_id,
-                order.fingerprint(),
-                order.region,
-                fulfilled_by,
-                utc_timestamp(created_at),
-                canonical_payload(order),
-            )
-            for order, fulfilled_by, created_at in records
-        )
-        return self.import_rows(rows)
-
-    def import_rows(self, rows: Iterable[tuple[str, str, str, str, str, str]]) -> int:
-        """Bulk-load pre-serialized rows ``(order_id, fingerprint, home_region, fulfilled_by,
-        created_at, payload)``; the fast path under :meth:`import_orders`."""
-        if not self._open:
-            raise StoreClosed("the order store is not open")
-        # A private connection: the group commits own self._writer.
-        conn = _connect(self.path, self.synchronous)
-        try:
-            before = conn.total_changes
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_INSERT, rows)
-            conn.execute("COMMIT")
-            added = conn.total_changes - before
-        finally:
-            conn.close()
+    def note_rows_added(self, added: int) -> None:
+        """Count rows another connection inserted (:mod:`warehouse_node.seeding`)."""
         self._count += added
-        return added
 
     # -- reads ---------------------------------------------------------------------------------
 
