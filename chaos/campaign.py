@@ -35,8 +35,9 @@ from .plan import CampaignOptions, Trial, plan_trials
 
 #: seconds of load before the first trial and after the last
 WARMUP_S, TAIL_S = 2.0, 2.0
-#: how long to wait for the first committed order before calling the target unusable
-FIRST_COMMIT_TIMEOUT_S = 60.0
+#: how long to wait for the first committed order before calling the target unusable (through
+#: Airflow the first runs wait for the scheduler and task start-up: minutes on a busy machine)
+FIRST_COMMIT_TIMEOUT_S = {"nodes": 60.0, "airflow": 300.0}
 
 
 class CampaignError(RuntimeError):
@@ -254,12 +255,11 @@ class Campaign:
                 run_open(units, target.send, rate, self.recorder, self.senders)
             )
             try:
-                first = await self._wait(
-                    lambda: self.recorder.committed > 0, FIRST_COMMIT_TIMEOUT_S
-                )
+                patience = FIRST_COMMIT_TIMEOUT_S[self.options.target]
+                first = await self._wait(lambda: self.recorder.committed > 0, patience)
                 if not first and not self.stop.is_set():
                     raise CampaignError(
-                        f"no order was committed within {FIRST_COMMIT_TIMEOUT_S:.0f}s of load: "
+                        f"no order was committed within {patience:.0f}s of load: "
                         "the target does not take orders"
                     )
                 await self._pause(WARMUP_S)

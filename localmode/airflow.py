@@ -307,10 +307,12 @@ def local_airflow(
     extra_env: Mapping[str, str] | None = None,
     dags_folder: Path = DAGS_FOLDER,
     wait_for: tuple[str, ...] = (),
+    start_timeout: float = 180.0,
 ) -> Iterator[LocalAirflow]:
     """PostgreSQL + Airflow for the duration of a ``with`` block; both removed afterwards.
 
-    ``wait_for`` names DAGs to wait for (registered and unpaused) before the block runs.
+    ``wait_for`` names DAGs to wait for (registered and unpaused) before the block runs;
+    ``start_timeout`` bounds the api-server's start (a busy machine needs more).
     """
     state_dir = Path(state_dir)
     cluster = PostgresCluster(state_dir / "logs")
@@ -324,7 +326,7 @@ def local_airflow(
             extra_env=extra_env or {},
             dags_folder=dags_folder,
         )
-        airflow.start()
+        airflow.start(start_timeout)
         for dag_id in wait_for:
             airflow.wait_dag(dag_id)
         yield airflow
