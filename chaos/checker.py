@@ -45,6 +45,10 @@ def in_doubt(result: OrderResult) -> bool:
     return not any(marker in cause for marker in NOT_SENT)
 
 
+#: without a home commit after the fault, fallbacks up to this long after its end still count
+FALLBACK_GRACE_S = 10.0
+
+
 @dataclass(frozen=True)
 class Transition:
     at: float
@@ -162,19 +166,21 @@ def measure(
             outcome.detection_s = down - start
             up = _first(t.at for t in mine_t if t.ready and t.at > down)
             outcome.routing_ready_s = None if up is None else max(0.0, up - end)
-        outcome.fallback_s = _first(
-            r.finished - start
-            for r in mine
-            if r.outcome == "committed"
-            and r.warehouse not in (None, region)
-            and r.finished >= start
-        )
         home = _first(
             r.finished
             for r in mine
             if r.outcome == "committed" and r.warehouse == region and r.intended >= end
         )
         outcome.recovery_s = None if home is None else home - end
+        # a fallback counts while this fault lasts, not one caused by a later fault
+        bound = home if home is not None else end + FALLBACK_GRACE_S
+        outcome.fallback_s = _first(
+            r.finished - start
+            for r in mine
+            if r.outcome == "committed"
+            and r.warehouse not in (None, region)
+            and start <= r.finished <= bound
+        )
         until = home if home is not None else (committed[-1] if committed else end)
     else:
         later = [t for t in committed if t >= end]
