@@ -103,3 +103,16 @@ def test_orders_a_lost_disk_took_are_blamed_on_the_disk_loss() -> None:
     kill, disk_loss = check_trials(results, records, [], verification(lost=lost))
     assert (kill.lost, disk_loss.lost) == (0, 20)
     assert disk_loss.samples["lost"][:2] == ["o-0", "o-1"]
+
+
+def test_a_fallback_caused_by_a_later_fault_is_not_counted_for_an_earlier_one() -> None:
+    # HCM slowed 2..4 (never left home: home commits go on), then frozen 20..24 (fallback at 22)
+    results = [result(i, i * 0.5) for i in range(40)]  # home 0 .. 19.5
+    results += [result(100 + i, 22 + i * 0.5, warehouse="DN") for i in range(4)]
+    records = [
+        TrialRecord(0, "slow", "HCM", 2.0, lead_at=0.0, start=2.0, end=4.0),
+        TrialRecord(1, "freeze", "HCM", 4.0, lead_at=19.0, start=20.0, end=24.0),
+    ]
+    slow, freeze = check_trials(results, records, [], verification())
+    assert slow.fallback_s is None  # the DN commits at 22+ belong to the freeze
+    assert freeze.fallback_s is not None and abs(freeze.fallback_s - 2.01) < 1e-9
