@@ -34,10 +34,13 @@ test-fast: bootstrap lint typecheck
 	$(BIN)/pytest $(PYTEST_XDIST) -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 # Re-pin every dependency (needs the PyPI index); commit requirements.lock afterwards.
-# requirements-runtime.lock is the image's subset (no Airflow, no dev tools) at the same versions.
+# requirements-runtime.lock is the image's subset (no Airflow, no dev tools) at the same versions,
+# with hashes (the image installs with --require-hashes); requirements-build.lock is the image's
+# build backend (setuptools), also with hashes.
 lock: bootstrap
 	$(BIN)/uv pip compile pyproject.toml --extra airflow --extra dev --extra stress --python-version 3.11 -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock -o requirements-runtime.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock --generate-hashes -o requirements-runtime.lock
+	$(BIN)/uv pip compile images/build-requirements.in --python-version 3.11 --generate-hashes -o requirements-build.lock
 
 bench: bootstrap
 	$(BIN)/python -m benchmarks.run_all

@@ -18,7 +18,8 @@ STRESS_SELECTOR="app.kubernetes.io/instance=$ORDERS_RELEASE,app.kubernetes.io/co
 APP_VERSION=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$root/charts/orders/Chart.yaml")
 WAREHOUSE_IMAGE=${WAREHOUSE_IMAGE:-regional-orders/warehouse:$APP_VERSION}
 AIRFLOW_IMAGE=${AIRFLOW_IMAGE:-regional-orders/airflow:$APP_VERSION}
-AIRFLOW_BASE_IMAGE=${AIRFLOW_BASE_IMAGE:-apache/airflow:3.3.2}
+# the Airflow image's base: by default the Dockerfile's own pin (one place to fill in a digest)
+AIRFLOW_BASE_IMAGE=${AIRFLOW_BASE_IMAGE:-$(sed -n 's/^ARG AIRFLOW_IMAGE=//p' "$root/images/airflow/Dockerfile")}
 AIRFLOW_CHART_VERSION=${AIRFLOW_CHART_VERSION:-1.22.0}
 AIRFLOW_CHART_REPO=${AIRFLOW_CHART_REPO:-https://airflow.apache.org}
 

@@ -7,7 +7,7 @@
 # Needs docker, kind, helm and kubectl (helm/kubectl: `make bootstrap`). Safe to run again:
 # an existing cluster is reused and both releases are upgraded in place.
 #   KIND_CLUSTER=regional-orders  NAMESPACE=orders  KIND_NODE_IMAGE=kindest/node:v1.34.0
-#   AIRFLOW_CHART_VERSION=1.22.0  AIRFLOW_BASE_IMAGE=apache/airflow:3.3.2
+#   AIRFLOW_CHART_VERSION=1.22.0  AIRFLOW_BASE_IMAGE=<images/airflow/Dockerfile's ARG>
 set -euo pipefail
 # shellcheck source=scripts/k8s-common.sh
 . "$(dirname "$0")/k8s-common.sh"
