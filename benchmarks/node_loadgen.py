@@ -87,12 +87,27 @@ class Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def request_factory(mode: str, port: int, prefix: str, worker: int) -> Any:
+def request_factory(mode: str, port: int, prefix: str, worker: int, bulk: int = 1) -> Any:
+    """Builds each next request: ``bulk`` mode sends ``POST /orders`` of ``bulk`` new orders;
+    ``echo`` posts the same bytes as ``post`` to ``/echo`` (the bare server answers any path)."""
     host = f"127.0.0.1:{port}"
     if mode == "health":
         fixed = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
         return lambda: fixed
     counter = 0
+    if mode == "bulk":
+        bulk_head = f"POST /orders HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+
+        def make_bulk() -> bytes:
+            nonlocal counter
+            orders = []
+            for _ in range(bulk):
+                counter += 1
+                orders.append(SEED_BODY.format(oid=f"{prefix}-{worker}-{counter}"))
+            body = '{"orders":[' + ",".join(orders) + "]}"
+            return f"{bulk_head}Content-Length: {len(body)}\r\n\r\n{body}".encode()
+
+        return make_bulk
     path = "/echo" if mode == "echo" else "/order"
     head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
 
@@ -121,7 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     done = []
     for worker in range(args.connections):
         finished: asyncio.Future[None] = loop.create_future()
-        make = request_factory(args.mode, args.port, args.prefix, worker)
+        make = request_factory(args.mode, args.port, args.prefix, worker, args.bulk)
         await loop.create_connection(
             functools.partial(Connection, make, stats, stop_at, finished), "127.0.0.1", args.port
         )
@@ -131,6 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     count = len(latencies)
     return {
         "mode": args.mode,
+        "bulk": args.bulk if args.mode == "bulk" else 1,
         "connections": args.connections,
         "seconds": args.duration,
         "requests": count,
@@ -147,11 +163,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="closed-loop keep-alive HTTP load")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["post", "echo", "health"], default="post")
+    parser.add_argument("--mode", choices=["post", "echo", "health", "bulk"], default="post")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--prefix", default="bench")
+    parser.add_argument("--bulk", type=int, default=1000, help="orders per request (bulk mode)")
     args = parser.parse_args()
     print(json.dumps(uvloop.run(run(args))))
 

@@ -7,6 +7,9 @@
   the server stack can do without a database: the ceiling.
 - ``raw``: the same app and server with one more route, ``POST /echo``, that returns the request
   body as it came (no parsing, no validation): what the HTTP stack alone costs. Informational.
+- ``bare``: no FastAPI at all: a plain ASGI callable under the same uvicorn settings (uvloop,
+  httptools) that answers every request with its body. The floor of HTTP handling in Python:
+  what "a bare uvicorn echo" costs, the single-order bar's yardstick.
 - ``naive``: the real app on the obvious storage: per request a new SQLite connection in a
   thread (what a sync FastAPI endpoint does), the default rollback journal, one commit per order.
 """
@@ -16,13 +19,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import Request, Response
 
 from order_contracts.orders import Order
 from warehouse_node.app import create_app
-from warehouse_node.cli import serve
+from warehouse_node.cli import SWITCH_INTERVAL_SECONDS, serve
 from warehouse_node.logs import configure_logging
 from warehouse_node.migrations import migrate
 from warehouse_node.settings import NodeSettings
@@ -114,9 +120,55 @@ class NaiveStore(OrderStore):
             conn.close()
 
 
+async def bare_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app that answers every request with its own body, and nothing else."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_bare(settings: NodeSettings) -> None:
+    """``bare_echo`` with the node's uvicorn settings (see ``warehouse_node.cli.serve``)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    uvicorn.run(
+        bare_echo,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        backlog=2048,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--variant", choices=["echo", "raw", "naive"], required=True)
+    parser.add_argument("--variant", choices=["echo", "raw", "naive", "bare"], required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--region", default="HCM")
@@ -125,6 +177,9 @@ def main() -> None:
         NODE_REGION=args.region, HOST="127.0.0.1", PORT=args.port, DATA_DIR=args.data_dir
     )
     configure_logging(settings.log_level, settings.region)
+    if args.variant == "bare":
+        serve_bare(settings)
+        return
     store_type = NaiveStore if args.variant == "naive" else EchoStore
     app = create_app(settings, store=store_type(settings.db_path))
     if args.variant == "raw":

@@ -119,7 +119,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
     process, port = start_server(variant, data, args.server_cpu, work / "logs")
     try:
         cpu_before = cpu_seconds(process.pid)
-        mode = "echo" if variant == "raw" else "post"
+        mode = "echo" if variant in ("raw", "bare") else "post"
         result = load(port, mode, args, prefix=f"{variant}{tag}")
         result["cpu_us_per_request"] = (
             (cpu_seconds(process.pid) - cpu_before) / max(1, result["sent_total"]) * 1e6

@@ -13,6 +13,7 @@ import time
 
 BENCHMARKS = (
     "benchmarks.node_throughput",
+    "benchmarks.node_ingest",
     "benchmarks.stress_client",
     "benchmarks.controller_latency",
     "benchmarks.airflow_throughput",
