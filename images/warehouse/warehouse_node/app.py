@@ -63,6 +63,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     node_metrics.bind_store(
         lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)
     )
+    node_metrics.bind_read_failures(lambda: store.read_failures)
     load = LoadTracker(settings.max_in_flight, settings.max_rps)
 
     @asynccontextmanager

@@ -59,6 +59,20 @@ class _CommitCollector(Collector):
         )
 
 
+class _ReadFailureCollector(Collector):
+    """Reads that failed or rows skipped as damaged (the store counts them; read at scrape)."""
+
+    def __init__(self, read: Callable[[], int]):
+        self._read = read
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield CounterMetricFamily(
+            "warehouse_db_read_failures",
+            "Order reads that failed or rows skipped because the database is damaged there",
+            value=self._read(),
+        )
+
+
 class _ReplicationCollector(Collector):
     """Reads the replicator's state at scrape time (the event loop keeps it current)."""
 
@@ -203,3 +217,6 @@ class NodeMetrics:
         self.stored.set_function(lambda: float(count()))
         self.db_size.set_function(lambda: float(size()))
         self.registry.register(_CommitCollector(commits))
+
+    def bind_read_failures(self, read: Callable[[], int]) -> None:
+        self.registry.register(_ReadFailureCollector(read))

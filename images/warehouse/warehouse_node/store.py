@@ -43,6 +43,7 @@ log = logging.getLogger("warehouse_node.store")
 
 Outcome = Literal["created", "duplicate", "conflict"]
 _COLUMNS = "seq, order_id, fingerprint, home_region, fulfilled_by, status, created_at, payload"
+_TEXT_COLUMNS = _COLUMNS.split(", ")[1:]
 _INSERT = (
     "INSERT INTO orders (order_id, fingerprint, home_region, fulfilled_by, status, created_at,"
     " payload) VALUES (?, ?, ?, ?, 'accepted', ?, ?) ON CONFLICT (order_id) DO NOTHING"
@@ -55,6 +56,26 @@ class StoreError(RuntimeError):
 
 class StoreClosed(StoreError):
     """The store is not open (starting up or shutting down)."""
+
+
+class DamagedRecord(StoreError):
+    """A stored row cannot be served (NULL or mistyped column, cut payload): the database is
+    damaged there. The message names the row and the column."""
+
+
+def row_problem(row: tuple[Any, ...]) -> str | None:
+    """Why ``row`` (the ``_COLUMNS`` of one order) cannot be served, or None. A few type checks
+    per row: a damaged page read back as NULLs must be a named error, not a TypeError later."""
+    if len(row) != 8 or not isinstance(row[0], int):
+        return "the row has the wrong shape"
+    for name, value in zip(_TEXT_COLUMNS, row[1:], strict=True):
+        if not isinstance(value, str) or not value:
+            kind = "NULL" if value is None else type(value).__name__ if value else "empty"
+            return f"column {name} is {kind}"
+    payload = row[7]
+    if payload[0] != "{" or payload[-1] != "}":
+        return "column payload is not a JSON object (cut short?)"
+    return None
 
 
 class StoreLost(StoreError):
@@ -109,6 +130,7 @@ class CreateResult:
 class Page:
     records: list[OrderRecord]
     next_cursor: int | None
+    damaged: int = 0  # rows of this page skipped because they cannot be served
 
 
 class _Bulk:
@@ -205,6 +227,8 @@ class OrderStore:
         self._last_created_at = ""
         self._last_error: str | None = None
         self._lost: str | None = None
+        self._read_error: str | None = None
+        self.read_failures = 0  # rows or reads that failed, since start (a metric)
         self._watch: FileWatch | None = None
         self._rescue: asyncio.Task[None] | None = None
         # Group commit statistics, read by the metrics layer (plain ints: no lock needed).
@@ -290,8 +314,34 @@ class OrderStore:
 
     @property
     def healthy(self) -> bool:
-        """Open, and the last write succeeded."""
-        return self.is_open and self._last_error is None and self._lost is None
+        """Open, the last write succeeded, and no read has found damage."""
+        return (
+            self.is_open
+            and self._last_error is None
+            and self._lost is None
+            and self._read_error is None
+        )
+
+    @property
+    def read_error(self) -> str | None:
+        """The last read failure (damaged row, unreadable page), kept: damage does not heal."""
+        return self._read_error
+
+    def _read_failed(self, problem: str) -> None:
+        self.read_failures += 1
+        if self._read_error is None:
+            log.error("order database read failed", extra={"error": problem})
+        self._read_error = problem
+
+    def _record(self, row: tuple[Any, ...]) -> OrderRecord:
+        """The row as a record, or :class:`DamagedRecord` naming what is wrong with it."""
+        problem = row_problem(row)
+        if problem is None:
+            return OrderRecord(*row)
+        where = f"order {row[1]!r}" if len(row) > 1 and isinstance(row[1], str) else "an order"
+        message = f"{where} (seq {row[0]}) is damaged in the database: {problem}"
+        self._read_failed(message)
+        raise DamagedRecord(message)
 
     @property
     def lost(self) -> str | None:
@@ -484,12 +534,19 @@ class OrderStore:
                 row = conn.execute(
                     f"SELECT {_COLUMNS} FROM orders WHERE order_id = ?", (p.order_id,)
                 ).fetchone()
-                existing = OrderRecord.from_row(row)
+                try:
+                    existing = self._record(row)
+                except DamagedRecord as exc:
+                    results.append(exc)
+                    continue
                 same = existing.fingerprint == p.fingerprint
                 results.append(CreateResult("duplicate" if same else "conflict", existing))
             committing = time.perf_counter()
-            problem = await loop.run_in_executor(self._disk, self._commit_and_check, conn)
+            await loop.run_in_executor(self._disk, conn.execute, "COMMIT")
             commit_seconds = time.perf_counter() - committing
+            # On the loop, not the commit thread: there each system call would hand the GIL
+            # back and forth with a busy loop (up to a switch interval each time).
+            problem = self._watch.problem() if self._watch is not None else None
             if problem is not None:
                 # Committed, but into a file the node will not reopen: acknowledge none of it.
                 self._mark_lost(problem)
@@ -556,11 +613,6 @@ class OrderStore:
             else:
                 future.set_result(result)
 
-    def _commit_and_check(self, conn: sqlite3.Connection) -> str | None:
-        """COMMIT, then (same thread hop) whether the file committed to is still ours."""
-        conn.execute("COMMIT")
-        return self._watch.problem() if self._watch is not None else None
-
     def note_rows_added(self, added: int) -> None:
         """Count rows another connection inserted (:mod:`warehouse_node.seeding`)."""
         self._count += added
@@ -590,8 +642,9 @@ class OrderStore:
                 .fetchone()
             )
         except sqlite3.Error as exc:
+            self._read_failed(f"the order database could not be read: {exc}")
             raise StoreError(f"the order database could not be read: {exc}") from exc
-        return None if row is None else OrderRecord.from_row(row)
+        return None if row is None else self._record(row)
 
     def list_page(
         self,
@@ -631,7 +684,13 @@ class OrderStore:
                 params[0] = max(after, int(first[0]) - 1)
             rows = reader.execute(sql, (*params, limit + 1)).fetchall()
         except sqlite3.Error as exc:
+            self._read_failed(f"the order database could not be read: {exc}")
             raise StoreError(f"the order database could not be read: {exc}") from exc
-        records = [OrderRecord.from_row(r) for r in rows[:limit]]
-        next_cursor = records[-1].seq if len(rows) > limit else None
-        return Page(records, next_cursor)
+        records, damaged = [], 0
+        for row in rows[:limit]:
+            try:
+                records.append(self._record(row))
+            except DamagedRecord:  # skipped, counted, logged; health shows it
+                damaged += 1
+        next_cursor = int(rows[limit - 1][0]) if len(rows) > limit else None
+        return Page(records, next_cursor, damaged)

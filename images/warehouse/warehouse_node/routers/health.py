@@ -38,7 +38,7 @@ async def health(request: Request, node: NodeDep) -> Response:
         recent_rps=round(load.recent_rps(), 2),
         load=round(current, 3),
         version=__version__,
-        database="ok" if store.healthy else (store.last_error or "closed"),
+        database="ok" if store.healthy else (store.last_error or store.read_error or "closed"),
         role=node.settings.role,
         replication=replicator.report() if replicator is not None else {"mode": "off"},
     )

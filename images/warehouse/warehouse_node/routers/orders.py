@@ -232,4 +232,7 @@ async def list_orders(
         return error_response(503, "node", str(exc), _RETRY)
     orders = ",".join(r.to_json() for r in page.records)
     next_cursor = "null" if page.next_cursor is None else f'"{page.next_cursor}"'
-    return _json(f'{{"orders":[{orders}],"next_cursor":{next_cursor}}}')
+    response = _json(f'{{"orders":[{orders}],"next_cursor":{next_cursor}}}')
+    if page.damaged:  # skipped rows are named in the log and counted in the metrics
+        response.headers["X-Damaged-Rows"] = str(page.damaged)
+    return response
