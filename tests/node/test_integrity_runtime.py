@@ -128,5 +128,5 @@ def test_an_idle_node_notices_its_database_replaced(node_factory: NodeFactory) -
     with node.client() as http:
         refused = http.post("/order", json=seed_order("after-swap"))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
-        assert "lost" in refused.json()["detail"]
+        assert "lost" in refused.json()["detail"][0]["message"]
         assert http.get("/order/before-swap").status_code == 503
