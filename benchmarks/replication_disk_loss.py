@@ -81,7 +81,7 @@ async def _client(
                 if response.status in (200, 201):
                     trial.acknowledged.add(order_id)
                 else:
-                    trial.refused += 1  # 503 = not acknowledged: the order may or may not be there
+                    trial.refused += 1  # 504 = not acknowledged: the order may or may not be there
                     trial.in_doubt.add(order_id)
         except (TimeoutError, aiohttp.ClientError, OSError):
             trial.in_doubt.add(order_id)  # the kill cut it: it may or may not have been stored

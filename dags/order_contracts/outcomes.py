@@ -10,9 +10,10 @@ every answer with :func:`classify`, so they cannot disagree on what a status mea
 - ``duplicate`` — 200: the node already held this exact order (a replay). Done.
 - ``conflict`` — 409: the node holds this id with other content. Final: retrying cannot change it.
 - ``rejected`` — 422 and every other 4xx not listed below: the order is wrong for the node. Final.
-- ``may_have_reached`` — no answer after the request was sent (read timeout, connection cut), a
-  5xx other than 503-with-``Retry-After``, or any status this list does not name. Retry on the
-  same node only.
+- ``may_have_reached`` — no answer after the request was sent (read timeout, connection cut),
+  504 with or without ``Retry-After`` (the node committed the order but its replica did not
+  confirm it: in doubt), a 5xx other than 503-with-``Retry-After``, or any status this list does
+  not name. Retry on the same node only.
 - ``did_not_reach`` — nothing was sent (connection refused, connect timeout), or the node said it
   did not process the request: 421 (misdirected: a follower or the wrong node), 429, 503 with
   ``Retry-After`` (refused before writing), 401/403 (refused before the order was read). Retry;
@@ -45,6 +46,9 @@ STORED = frozenset({Delivery.COMMITTED, Delivery.DUPLICATE})
 FINAL = frozenset({*STORED, Delivery.CONFLICT, Delivery.REJECTED})
 #: 4xx answers that say "not processed" rather than "this order is wrong"
 NOT_PROCESSED_4XX = frozenset({401, 403, 421, 429})
+#: the node committed the order locally but could not confirm it (sync replication): in doubt,
+#: whatever headers come with it
+COMMITTED_UNCONFIRMED = 504
 
 
 def classify(status: int | None, *, sent: bool = True, retry_after: bool = False) -> Delivery:
@@ -62,6 +66,8 @@ def classify(status: int | None, *, sent: bool = True, retry_after: bool = False
         return Delivery.DUPLICATE
     if status == 409:
         return Delivery.CONFLICT
+    if status == COMMITTED_UNCONFIRMED:
+        return Delivery.MAY_HAVE_REACHED
     if status in NOT_PROCESSED_4XX or (status == 503 and retry_after):
         return Delivery.DID_NOT_REACH
     if 400 <= status < 500:

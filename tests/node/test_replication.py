@@ -7,8 +7,10 @@ that stays ``ok`` while nothing reaches the replica, a node that cannot tell it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import httpx
 import pytest
 
 from localmode.processes import wait_until
+from order_contracts.outcomes import Delivery, classify
 from tests.conftest import NodeFactory, RunningNode
 from tests.node.conftest import seed_order
 from tests.support.replica import litestream_pid, replica_order_ids
@@ -104,17 +107,31 @@ def test_a_burst_shares_sync_waits_instead_of_one_per_order(
     )
 
 
-def test_a_broken_replica_gives_503_and_degraded_health_until_it_is_back(
+def local_order_ids(node: RunningNode) -> list[str]:
+    """The order ids in the node's own database file (read-only: the node keeps running)."""
+    uri = f"file:{node.data_dir / 'orders.db'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
+        return [row[0] for row in conn.execute("SELECT order_id FROM orders ORDER BY seq")]
+
+
+def assert_in_doubt(answer: httpx.Response) -> None:
+    """504, which every sender reads as "may have reached": retried here, never elsewhere."""
+    assert answer.status_code == 504, answer.text
+    assert classify(answer.status_code, retry_after="retry-after" in answer.headers) is (
+        Delivery.MAY_HAVE_REACHED
+    )
+    assert "committed here but not acknowledged" in answer.json()["detail"][0]["message"]
+
+
+def test_a_broken_replica_gives_504_and_degraded_health_until_it_is_back(
     node_factory: NodeFactory, tmp_path: Path
 ) -> None:
     node, url, replica_dir = replicated_node(node_factory, tmp_path, NODE_REPLICATION_TIMEOUT="2")
     with node.client(timeout=30) as http:
         assert http.post("/order", json=seed_order("before")).status_code == 201
         hidden = break_replica(replica_dir)
-        refused = http.post("/order", json=seed_order("during"))
-        assert refused.status_code == 503, refused.text
-        assert refused.headers["retry-after"] == "1"
-        assert "not acknowledged" in refused.json()["detail"][0]["message"]
+        assert_in_doubt(http.post("/order", json=seed_order("during")))
+        assert "during" in local_order_ids(node)
         report = health(http)
         assert report["status"] == "degraded"
         assert report["replication"]["state"] == "failing"  # type: ignore[index]
@@ -122,29 +139,35 @@ def test_a_broken_replica_gives_503_and_degraded_health_until_it_is_back(
 
         mend_replica(replica_dir, hidden)
         wait_until(lambda: health(http)["status"] == "ok", 30, what="replication recovered")
-        # The refused order was committed locally: its retry is a duplicate, now replicated.
+        # The in-doubt order was committed locally: its retry is a duplicate, now replicated.
         assert http.post("/order", json=seed_order("during")).status_code == 200
         assert http.post("/order", json=seed_order("after")).status_code == 201
     assert sorted(replica_order_ids(url, tmp_path / "check")) == ["after", "before", "during"]
 
 
-def test_a_stalled_litestream_times_out_into_503_then_recovers(
+def test_a_stopped_litestream_gives_504_with_the_order_stored_and_a_later_replay_200(
     node_factory: NodeFactory, tmp_path: Path
 ) -> None:
-    node, _, _ = replicated_node(node_factory, tmp_path, NODE_REPLICATION_TIMEOUT="1")
+    """The sync wait fails for real (Litestream SIGSTOPped: its socket accepts, nothing
+    answers): the order is in the node's file, the answer is 504 (in doubt, not the 503 that
+    made senders reroute and store it twice), and the replay is a 200 once Litestream runs."""
+    node, url, _ = replicated_node(node_factory, tmp_path, NODE_REPLICATION_TIMEOUT="1")
     pid = litestream_pid(node.log_path)
     with node.client(timeout=30) as http:
         os.kill(pid, signal.SIGSTOP)
         try:
             started = time.monotonic()
-            refused = http.post("/order", json=seed_order("stalled"))
-            assert refused.status_code == 503
+            assert_in_doubt(http.post("/order", json=seed_order("stalled")))
             assert time.monotonic() - started < 10
+            assert local_order_ids(node) == ["stalled"]
             assert health(http)["status"] == "degraded"
         finally:
             os.kill(pid, signal.SIGCONT)
         wait_until(lambda: health(http)["status"] == "ok", 30, what="replication recovered")
-        assert http.post("/order", json=seed_order("stalled")).status_code == 200
+        replay = http.post("/order", json=seed_order("stalled"))
+        assert replay.status_code == 200, replay.text
+    assert local_order_ids(node) == ["stalled"]  # stored once, whatever the retries
+    assert replica_order_ids(url, tmp_path / "check") == ["stalled"]
 
 
 def test_a_killed_litestream_is_restarted(node_factory: NodeFactory, tmp_path: Path) -> None:

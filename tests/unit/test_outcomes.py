@@ -40,6 +40,7 @@ D = Delivery
         (500, True, True, D.MAY_HAVE_REACHED),
         (502, True, False, D.MAY_HAVE_REACHED),
         (504, True, False, D.MAY_HAVE_REACHED),
+        (504, True, True, D.MAY_HAVE_REACHED),  # committed, replica unconfirmed: never reroute
         (202, True, False, D.MAY_HAVE_REACHED),  # not an answer the node gives: proves nothing
         (302, True, False, D.MAY_HAVE_REACHED),
         (None, True, False, D.MAY_HAVE_REACHED),  # read timeout, connection cut after sending

@@ -36,6 +36,11 @@ _ERROR_DESCRIPTIONS = {
     415: "the body is not `application/json`",
     422: "invalid input; `detail` lists each field at fault",
     503: "the database could not be read or written; retry (a POST is idempotent)",
+    504: (
+        "committed on this node but the replica did not confirm it in time (sync replication):"
+        " in doubt, so retry on this node only (the replay answers 200 once it is replicated),"
+        " never on another region"
+    ),
 }
 
 ORDER_EXAMPLES: dict[str, dict[str, Any]] = {

@@ -4,9 +4,10 @@ Sync mode (``NODE_REPLICATION=sync``): after each group commit the store awaits
 :meth:`Replicator.confirm`, which asks Litestream once (``POST /sync`` with ``wait``) to upload
 everything committed so far. Commits that finish while such a request is in flight share the
 next one, so there is one wait per group commit at most, never one per order. Only when
-Litestream answers ``replicated_txid >= txid`` do the group's callers get their 201/200; a
-failure or timeout raises :class:`ReplicationFailed` (the route answers 503 + Retry-After, the
-order stays committed locally and a retry is a duplicate that waits again).
+Litestream confirms the group's commit do its callers get their 201/200; when that cannot be
+confirmed within ``NODE_REPLICATION_TIMEOUT`` :class:`ReplicationFailed` is raised (the route
+answers 504: the order is committed locally, so it is *in doubt*, never "did not reach"; a
+retry at the same node is a duplicate that waits again).
 
 Async mode acknowledges after the local commit; the replica trails by up to the sync interval.
 
@@ -28,6 +29,8 @@ from .store import StoreError
 log = logging.getLogger("warehouse_node.replication")
 
 MONITOR_INTERVAL = 1.0
+#: after a failed sync round, wait this long before a waiter asks again (Litestream restarting)
+RETRY_PAUSE = 0.1
 
 
 class ReplicationFailed(StoreError):
@@ -99,24 +102,47 @@ class Replicator:
             self._behind_since = time.monotonic()
 
     async def confirm(self) -> None:
-        """Return once the replica holds everything committed before this call.
+        """Return once the replica holds everything committed before this call; else raise
+        :class:`ReplicationFailed` when ``timeout`` seconds have gone by.
 
-        A round's ``txid`` is read when Litestream answers, so it can include commits that
-        landed while the round ran (the next group commits meanwhile): ``replicated_txid <
-        txid`` does not mean *our* commit is missing. It does mean we cannot tell, so we join
-        one more round: that one starts after the first answered, so the replica it confirms
-        (``replicated_txid``) reaches at least the first round's ``txid``, which covers ours.
+        Why not "one round, ``replicated_txid >= txid``": Litestream's ``/sync`` handler reads
+        the answer's ``txid`` (its newest LTX file) *after* the wait, while its own WAL monitor
+        keeps turning later group commits into LTX files. Under load the answer is often
+        ``txid = N+1, replicated_txid = N`` although the round uploaded ours (N or earlier):
+        judging that one answer against its own ``txid`` failed orders the replica held.
+
+        So the expected transaction is fixed once: the first round starts after our commit, so
+        its ``txid`` covers ours (an upper bound). A short answer (``replicated_txid`` below
+        it) or a failed round (Litestream restarting, a replica error) is asked again, after a
+        short pause for errors and repeated short answers, until the replica reaches it or the
+        deadline passes. A round started after that answer uploads at least up to it, so one
+        more usually settles it.
         """
         deadline = time.monotonic() + self.timeout
-        result = await self._join_round()
-        target = result.txid
-        while result.replicated_txid < target:
-            if time.monotonic() > deadline:
+        target: int | None = None
+        last = "no answer from litestream"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise ReplicationFailed(
-                    f"the replica holds transaction {result.replicated_txid}, not {target},"
-                    f" after {self.timeout:g}s"
+                    f"the replica did not confirm the order within {self.timeout:g}s: {last}"
                 )
-            result = await self._join_round()
+            try:
+                result = await asyncio.wait_for(self._join_round(), remaining)
+            except TimeoutError:
+                last = f"{last}; no answer to the last sync"
+                continue
+            except LitestreamError as exc:
+                last = str(exc)
+                await asyncio.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+                continue
+            if target is None:
+                target = result.txid
+            if result.replicated_txid >= target:
+                return
+            if last.startswith("the replica holds"):  # short twice: let Litestream breathe
+                await asyncio.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+            last = f"the replica holds transaction {result.replicated_txid}, not {target}"
 
     def failed(self, reason: str) -> None:
         """Something outside a sync (Litestream exiting) says replication is not working."""
@@ -134,10 +160,7 @@ class Replicator:
             self._round = asyncio.get_running_loop().create_future()
             if self._runner is None:
                 self._runner = asyncio.get_running_loop().create_task(self._run_rounds())
-        try:
-            return await asyncio.shield(self._round)
-        except LitestreamError as exc:
-            raise ReplicationFailed(f"the replica did not confirm the order: {exc}") from None
+        return await asyncio.shield(self._round)
 
     async def _run_rounds(self) -> None:
         try:
@@ -205,7 +228,7 @@ class Replicator:
             await asyncio.sleep(MONITOR_INTERVAL)
             if time.monotonic() - self._last_round < MONITOR_INTERVAL:
                 continue  # orders keep the state fresh
-            with contextlib.suppress(ReplicationFailed):
+            with contextlib.suppress(LitestreamError):
                 await self._join_round()
 
     async def flush(self) -> bool:

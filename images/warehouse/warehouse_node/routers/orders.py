@@ -40,7 +40,7 @@ _SINCE_PARAM: dict[str, Any] = {
 _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": StoredOrder, "description": "stored now"},
     200: {"model": StoredOrder, "description": "already stored with the same payload"},
-    **error_responses(401, 409, 413, 421, 422, 503),
+    **error_responses(401, 409, 413, 421, 422, 503, 504),
 }
 
 
@@ -132,8 +132,13 @@ async def create_order(request: Request, node: AuthorizedNodeDep) -> Response:
             "order not stored",
             extra={"order_id": order.order_id, "region": order.region, "error": str(exc)},
         )
-        what = "not acknowledged" if isinstance(exc, ReplicationFailed) else "not stored"
-        return error_response(503, "node", f"order {what}, retry: {exc}", _RETRY)
+        if isinstance(exc, ReplicationFailed):
+            # Committed here, unconfirmed by the replica: in doubt. 503 + Retry-After would say
+            # "not stored" and let a sender put a second copy on another region; 504 is
+            # "may have reached" (order_contracts.outcomes): it retries here, gets 200 later.
+            message = f"order committed here but not acknowledged by the replica, retry: {exc}"
+            return error_response(504, "node", message, _RETRY)
+        return error_response(503, "node", f"order not stored, retry: {exc}", _RETRY)
     record = result.record
     metrics.orders.labels(order.region, result.outcome).inc()
     fields: dict[str, Any] = {
