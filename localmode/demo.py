@@ -1,11 +1,13 @@
 """``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway.
 
-1. three warehouse nodes, the routing source, PostgreSQL + Airflow (``LocalStack``);
+1. three warehouse nodes, the routing source, Prometheus scraping the nodes (when installed),
+   PostgreSQL + Airflow (``LocalStack``);
 2. phase 1 — orders one DAG run each, at a steady rate; a quarter of the way in, one node is
    killed with SIGKILL, stays down, and is restarted on the same data directory;
 3. phase 2 — the same through batched DAG runs, with a few deliberately invalid orders;
 4. the report: each phase's stress report, where the killed region's orders went while it was
-   down and after it rejoined, the rejoin time, and ``--verify``'s lost/duplicated counts;
+   down and after it rejoined, the rejoin time, ``--verify``'s lost/duplicated counts, and what
+   Prometheus saw (orders/s per region, p99, fallbacks; :func:`~.prometheus.run_answers`);
 5. everything is stopped (Ctrl-C too), unless ``--keep``: then it stays up until Ctrl-C.
 """
 
@@ -19,8 +21,9 @@ import sys
 import time
 
 from .demo_options import DemoFailed, DemoOptions, parse_args
-from .demo_report import Steps, console, print_summary
+from .demo_report import Steps, console, print_prometheus, print_summary
 from .demo_story import DemoResult, run_phases
+from .prometheus import prometheus_available
 from .stack import LocalStack, local_stack
 
 __all__ = ["DemoFailed", "DemoOptions", "DemoResult", "main", "parse_args", "run_demo"]
@@ -32,10 +35,13 @@ def run_demo(options: DemoOptions) -> DemoResult:
     if options.state_dir.exists():
         shutil.rmtree(options.state_dir)  # each run starts from empty shards
     options.state_dir.mkdir(parents=True)
-    steps = Steps(total=5 if options.batch_orders > 0 else 4)
+    stages = (5 if options.batch_orders > 0 else 4) + (1 if prometheus_available() else 0)
+    steps = Steps(total=stages)
     with local_stack(options.state_dir, retry_delay_s=options.retry_delay_s, step=steps) as stack:
+        started = time.monotonic()
         result = asyncio.run(run_phases(stack, options, steps))
         print_summary(result)
+        print_prometheus(stack.prometheus_url, time.monotonic() - started)
         if options.keep:
             _show_and_wait(stack)
     return result
@@ -51,6 +57,10 @@ def _show_and_wait(stack: LocalStack) -> None:
     for region, url in stack.node_urls.items():
         console.print(f"  warehouse {region:<4} {url}   (Bearer token: {stack.node_token})")
     console.print(f"  routing      {stack.routing_url}")
+    if stack.prometheus_url:
+        console.print(
+            f"  Prometheus   {stack.prometheus_url}   (alerts: {stack.prometheus_url}/alerts)"
+        )
     console.print(f"  logs         {stack.log_dir}")
     console.print("Press Ctrl-C to stop everything.")
     with contextlib.suppress(KeyboardInterrupt):

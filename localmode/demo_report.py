@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .demo_options import DemoFailed
+from .prometheus import run_answers
 
 if TYPE_CHECKING:
     from .demo_story import DemoResult
@@ -109,3 +110,22 @@ def print_summary(result: DemoResult) -> None:
     with contextlib.suppress(ValueError):
         shown = shown.relative_to(Path.cwd())
     console.print(f"Report: {shown} (plots beside it)")
+
+
+def print_prometheus(url: str, window_s: float) -> None:
+    """What the local Prometheus saw over the run: its URL and three PromQL answers (a failed
+    query is one line: the verdict above stands on the stress reports, not on this)."""
+    if not url:
+        console.print("Prometheus: not installed (scripts/bootstrap.sh installs it); skipped")
+        return
+    try:
+        answers = run_answers(url, window_s)
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        console.print(f"Prometheus {url}: query failed: {exc}")
+        return
+    rates = ", ".join(f"{r} {v:.1f}" for r, v in sorted(answers.orders_per_s.items())) or "-"
+    p99 = f"{answers.p99_ms:.0f} ms" if answers.p99_ms is not None else "-"
+    console.print(
+        f"Prometheus {url} over the last {window_s:.0f}s — stored orders/s by warehouse: "
+        f"{rates}; p99 of POST /order(s): {p99}; fallbacks: {answers.fallbacks}"
+    )

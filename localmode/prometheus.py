@@ -51,6 +51,15 @@ def prometheus_binary() -> str:
     return found
 
 
+def prometheus_available() -> bool:
+    """Whether :func:`prometheus_binary` finds one (local mode runs without it, saying so)."""
+    try:
+        prometheus_binary()
+    except RuntimeError:
+        return False
+    return True
+
+
 def rules_with(for_override: str | None, source: Path = CHART_ALERTS) -> dict[str, Any]:
     """The chart's rule file, each alert's ``for:`` replaced by ``for_override`` when given."""
     rules: dict[str, Any] = yaml.safe_load(source.read_text())
@@ -144,3 +153,52 @@ def alert_rules(base_url: str, timeout: float = 5.0) -> list[str]:
     """Names of the alerting rules Prometheus has loaded (``/api/v1/rules``)."""
     groups = _get(f"{base_url}/api/v1/rules?type=alert", timeout)["groups"]
     return [rule["name"] for group in groups for rule in group["rules"]]
+
+
+@dataclass(frozen=True)
+class RunAnswers:
+    """What the demo's summary asks Prometheus about the last ``window_s`` seconds."""
+
+    #: orders stored (created or replayed) per second, per warehouse region
+    orders_per_s: dict[str, float]
+    #: p99 of ``POST /order`` and ``POST /orders`` over every warehouse, in ms (None: no data)
+    p99_ms: float | None
+    #: orders stored on a warehouse that is not their home region (fallbacks)
+    fallbacks: int
+
+
+#: the PromQL behind :class:`RunAnswers` (``{w}`` is the window, e.g. ``90s``)
+ORDERS_PER_S = (
+    'sum by (region) (increase(warehouse_orders_total{{component="warehouse",'
+    'outcome=~"created|duplicate"}}[{w}])) / {s}'
+)
+P99_SECONDS = (
+    "histogram_quantile(0.99, sum by (le) (increase("
+    'warehouse_http_request_duration_seconds_bucket{{component="warehouse",'
+    'route=~"/order|/orders"}}[{w}])))'
+)
+# a fallback is a label comparison PromQL cannot make: home_region != the scraped region
+STORED_BY_HOME = (
+    'sum by (region, home_region) (increase(warehouse_orders_total{{component="warehouse",'
+    'outcome="created"}}[{w}]))'
+)
+
+
+def run_answers(base_url: str, window_s: float) -> RunAnswers:
+    """Orders/s per region, p99 latency and fallbacks over the last ``window_s`` seconds."""
+    seconds = max(int(window_s), 2)
+    window = f"{seconds}s"
+    rates = query(base_url, ORDERS_PER_S.format(w=window, s=seconds))
+    p99 = query(base_url, P99_SECONDS.format(w=window))
+    by_home = query(base_url, STORED_BY_HOME.format(w=window))
+    p99_value = float(p99[0]["value"][1]) if p99 else float("nan")
+    fallbacks = sum(
+        float(r["value"][1])
+        for r in by_home
+        if r["metric"].get("home_region") != r["metric"].get("region")
+    )
+    return RunAnswers(
+        orders_per_s={r["metric"].get("region", "?"): float(r["value"][1]) for r in rates},
+        p99_ms=None if p99_value != p99_value else p99_value * 1000,  # NaN: no request
+        fallbacks=round(fallbacks),
+    )

@@ -25,8 +25,11 @@ from order_contracts.routing import RoutingDocument
 from .airflow import AirflowSettings, LocalAirflow, local_airflow
 from .nodes import node_process
 from .processes import ManagedProcess, console_script, free_port, wait_until
+from .prometheus import ScrapeTarget, prometheus_available, prometheus_process, rules_with
 
 ROUTING_POLL_INTERVAL = 0.25
+#: how often the local Prometheus scrapes every node (a cluster: 30 s; the demo is short)
+SCRAPE_INTERVAL = "2s"
 
 #: ``step(title, log_path)`` → a context manager around one stage of start-up
 StepReporter = Callable[[str, Path], AbstractContextManager[object]]
@@ -47,6 +50,8 @@ class LocalStack:
     routing: ManagedProcess | None = None
     routing_url: str = ""
     airflow: LocalAirflow | None = None
+    prometheus: ManagedProcess | None = None
+    prometheus_url: str = ""
 
     @property
     def log_dir(self) -> Path:
@@ -141,6 +146,15 @@ def start_routing_source(stack: LocalStack) -> None:
     )
 
 
+def start_prometheus(stack: LocalStack) -> None:
+    """Prometheus scraping every node with the chart's alert rules, as a cluster's would."""
+    targets = [ScrapeTarget("warehouse", url, region) for region, url in stack.node_urls.items()]
+    process, stack.prometheus_url = prometheus_process(
+        targets, stack.state_dir / "prometheus", interval=SCRAPE_INTERVAL, rules=rules_with(None)
+    )
+    stack.prometheus = process.start(ready_timeout=30)
+
+
 def dag_env(stack: LocalStack, retries: int, retry_delay_s: float) -> dict[str, str]:
     """What the DAG's tasks need to reach this stack's nodes (Airflow's extra environment)."""
     return {
@@ -159,10 +173,12 @@ def local_stack(
     retry_delay_s: float = 8.0,
     retries: int = 3,
     airflow: bool = True,
+    prometheus: bool = True,
     airflow_settings: AirflowSettings | None = None,
     step: StepReporter | None = None,
 ) -> Iterator[LocalStack]:
-    """Start nodes, the routing source and (unless ``airflow=False``) PostgreSQL + Airflow.
+    """Start nodes, the routing source, Prometheus (when ``prometheus`` and the binary is
+    installed) and (unless ``airflow=False``) PostgreSQL + Airflow.
 
     The node token is generated per run, so the demo runs with authentication on, as a cluster
     install does. ``step(title, log)`` wraps each stage, so the demo can say what it is doing
@@ -184,6 +200,10 @@ def local_stack(
         cleanup.callback(lambda: stack.routing.stop() if stack.routing else None)
         with step("starting the routing source", stack.log_dir / "routing-source.log"):
             start_routing_source(stack)
+        cleanup.callback(lambda: stack.prometheus.stop() if stack.prometheus else None)
+        if prometheus and prometheus_available():
+            with step("starting Prometheus", state_dir / "prometheus" / "prometheus.log"):
+                start_prometheus(stack)
         if airflow:
             title = "starting PostgreSQL + Airflow (4 components, LocalExecutor)"
             with step(title, state_dir / "airflow" / "logs"):

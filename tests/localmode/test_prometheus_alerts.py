@@ -22,8 +22,10 @@ from localmode.prometheus import (
     prometheus_process,
     query,
     rules_with,
+    run_answers,
 )
 from tests.conftest import READY_TIMEOUT, NodeFactory, RunningNode
+from tests.support.orders import order
 
 #: generous: two cores are shared by the whole suite; the waits end as soon as the state shows
 ALERT_TIMEOUT = 30.0
@@ -68,10 +70,13 @@ def test_node_down_alert_fires_on_a_killed_node_and_resolves_after_its_restart(
         interval=0.2,
         what="both nodes scraped",
     )
-    # the chart's rules are all loaded, and none is pending or firing against healthy nodes
+    # the chart's rules are all loaded, and none stays pending or firing against healthy nodes
+    # (NoReadyRegion may fire before the first scrape: "no warehouse up" is true until then)
     chart_alerts = [r["alert"] for g in rules_with(None)["groups"] for r in g["rules"]]
     assert alert_rules(prometheus) == chart_alerts
-    assert alerts(prometheus) == []
+    wait_until(
+        lambda: alerts(prometheus) == [], ALERT_TIMEOUT, interval=0.2, what="no alert active"
+    )
 
     two_nodes["HN"].process.kill()
     wait_until(
@@ -94,3 +99,55 @@ def test_node_down_alert_fires_on_a_killed_node_and_resolves_after_its_restart(
         what="WarehouseNodeDown resolved",
     )
     assert up_by_region(prometheus) == {"HCM": "1", "HN": "1"}
+
+
+def test_the_demo_s_promql_answers_count_orders_per_region_and_fallbacks(
+    two_nodes: dict[str, RunningNode], prometheus: str
+) -> None:
+    wait_until(
+        lambda: up_by_region(prometheus) == {"HCM": "1", "HN": "1"},
+        ALERT_TIMEOUT,
+        interval=0.2,
+        what="both nodes scraped",
+    )
+    with two_nodes["HCM"].client() as hcm, two_nodes["HN"].client() as hn:
+        for sent in [hcm.post("/order", json=order("HCM")) for _ in range(3)] + [
+            hcm.post("/order", json=order("HN")),  # HN's order on HCM: a fallback
+            hn.post("/order", json=order("HN")),
+        ]:
+            assert sent.status_code == 201, sent.text
+
+    def counted() -> bool:
+        answers = run_answers(prometheus, window_s=60)
+        stored = {r: round(v * 60) for r, v in answers.orders_per_s.items()}
+        return stored == {"HCM": 4, "HN": 1} and answers.fallbacks == 1
+
+    wait_until(counted, ALERT_TIMEOUT, interval=0.2, what="5 orders and 1 fallback in PromQL")
+    answers = run_answers(prometheus, window_s=60)
+    assert answers.p99_ms is not None and 0 < answers.p99_ms < 5000
+
+
+def test_the_local_stack_s_prometheus_scrapes_every_node_and_the_summary_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localmode.demo_report import print_prometheus
+    from localmode.stack import local_stack
+
+    with local_stack(tmp_path / "state", airflow=False) as stack:
+        assert stack.prometheus_url
+        wait_until(
+            lambda: (
+                set(up_by_region(stack.prometheus_url).items())
+                == {(r, "1") for r in stack.node_urls}
+            ),
+            ALERT_TIMEOUT,
+            interval=0.2,
+            what="every node scraped by the stack's Prometheus",
+        )
+        print_prometheus(stack.prometheus_url, 60)
+        assert stack.prometheus is not None
+        prometheus = stack.prometheus
+    assert not prometheus.running()  # stopped with the stack
+    printed = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert f"Prometheus {stack.prometheus_url} over the last 60s" in printed
+    assert "fallbacks: 0" in printed

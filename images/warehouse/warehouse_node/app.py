@@ -40,7 +40,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
 
     The store is opened by the lifespan, not here, so building an app has no side effects.
     """
-    node_metrics = NodeMetrics(settings.region, __version__)
+    node_metrics = NodeMetrics(settings.region, __version__, home_regions=settings.regions)
     replication = (
         PrimaryReplication(settings, node_metrics)
         if settings.replicated and settings.role == "primary"

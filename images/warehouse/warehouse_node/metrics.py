@@ -15,7 +15,7 @@ with a replica: ``warehouse_replication_lag_seconds``, ``warehouse_replication_l
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -37,6 +37,12 @@ class ReplicationState(Protocol):
     @property
     def lag_transactions(self) -> int: ...
 
+
+#: every ``outcome`` label of ``warehouse_orders_total``
+ORDER_OUTCOMES = ("created", "duplicate", "conflict", "rejected", "error")
+
+#: the routes that take orders (their latency series exist from the start)
+ORDER_ROUTES = ("/order", "/orders")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -104,7 +110,10 @@ class _ReplicationCollector(Collector):
 
 
 class NodeMetrics:
-    def __init__(self, region: str, version: str):
+    def __init__(self, region: str, version: str, home_regions: Sequence[str] = ()):
+        """``home_regions``: the configured regions, whose order series start at 0 so that
+        ``rate()``/``increase()`` count a region's very first order too (a series born at 1
+        loses it)."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.orders = Counter(
@@ -113,6 +122,9 @@ class NodeMetrics:
             ["home_region", "outcome"],
             registry=r,
         )
+        for home in home_regions:
+            for outcome in ORDER_OUTCOMES:
+                self.orders.labels(home, outcome)
         self.bulk_requests = Counter(
             "warehouse_bulk_requests",
             "POST /orders requests: answered per order (accepted) or refused as a whole",
@@ -144,6 +156,8 @@ class NodeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        for path in ORDER_ROUTES:  # from 0 too: a p99 over the first seconds sees every order
+            self.latency.labels("POST", path)
         self.in_flight = Gauge(
             "warehouse_http_requests_in_flight", "Requests being served now", registry=r
         )
