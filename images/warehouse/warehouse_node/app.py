@@ -59,6 +59,7 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
         on_commit=node_metrics.observe_commit,
         committed=replicator.committed if replicator else None,
         confirm=replicator.confirm if replicator and settings.sync_acks else None,
+        probe_interval=settings.write_probe_interval,
     )
     node_metrics.bind_store(
         lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)

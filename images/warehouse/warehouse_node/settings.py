@@ -55,6 +55,11 @@ class NodeSettings(BaseSettings):
         MAX_BULK_BODY_BYTES, ge=1024, validation_alias="NODE_MAX_BULK_BODY_BYTES"
     )
     shutdown_grace: int = Field(10, ge=0, validation_alias="NODE_SHUTDOWN_GRACE")
+    # After a failed write (disk full), the node tries a write of its own this often until one
+    # commits, so it leaves `degraded` by itself once the disk has room (docs/node.md).
+    write_probe_interval: float = Field(
+        1.0, gt=0, le=60, validation_alias="NODE_WRITE_PROBE_INTERVAL"
+    )
     access_log: bool = Field(False, validation_alias="NODE_ACCESS_LOG")
     # Replication (docs/replication.md): Litestream streams the database to the replica URL.
     replica_url: str = Field("", validation_alias="NODE_REPLICA_URL")

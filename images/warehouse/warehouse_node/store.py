@@ -44,6 +44,11 @@ log = logging.getLogger("warehouse_node.store")
 Outcome = Literal["created", "duplicate", "conflict"]
 _COLUMNS = "seq, order_id, fingerprint, home_region, fulfilled_by, status, created_at, payload"
 _TEXT_COLUMNS = _COLUMNS.split(", ")[1:]
+#: the write probe's row: an upsert, so the table keeps one such row however often it runs
+_PROBE = (
+    "INSERT INTO shard_meta (key, value) VALUES ('write_probe', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _INSERT = (
     "INSERT INTO orders (order_id, fingerprint, home_region, fulfilled_by, status, created_at,"
     " payload) VALUES (?, ?, ?, ?, 'accepted', ?, ?) ON CONFLICT (order_id) DO NOTHING"
@@ -198,6 +203,7 @@ class OrderStore:
         on_commit: Callable[[float, int], None] | None = None,
         committed: Callable[[], None] | None = None,
         confirm: Callable[[], Awaitable[None]] | None = None,
+        probe_interval: float = 1.0,
     ):
         """``on_commit(seconds, orders)`` is told each group commit's duration and size (the
         metrics layer turns it into a histogram; this module knows nothing of Prometheus).
@@ -205,7 +211,10 @@ class OrderStore:
         Replication hooks (this module knows nothing of Litestream either): ``committed()`` is
         called after each successful COMMIT; with ``confirm``, a group's callers get their
         results only once ``await confirm()`` returned, and its exception (a StoreError) if it
-        raised. The next group commits meanwhile, so waits overlap instead of queueing."""
+        raised. The next group commits meanwhile, so waits overlap instead of queueing.
+
+        ``probe_interval``: after a failed write, how often the store tries a write of its
+        own until one commits (see :meth:`_probe_until_writable`)."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         self.path = path
@@ -214,6 +223,9 @@ class OrderStore:
         self.on_commit = on_commit
         self.committed = committed
         self.confirm = confirm
+        self.probe_interval = probe_interval
+        self.probe_failures = 0  # failed write probes since the last successful write
+        self._probe: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -264,6 +276,10 @@ class OrderStore:
         """Stop taking orders, commit what is pending, answer every caller, run
         ``before_close`` (a last replica sync), then :meth:`close`."""
         self._open = False
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         for task in (self._flusher, self._rescue):
             if task is None:
                 continue
@@ -474,9 +490,12 @@ class OrderStore:
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush(), name="order-group-commit")
 
-    async def _flush(self) -> None:
-        """Commit groups until nothing is pending: each group is what queued during the last."""
+    async def _flush(self, probe: bool = False) -> None:
+        """Commit groups until nothing is pending: each group is what queued during the last.
+        With ``probe``, first the write probe (orders queued meanwhile wait for it: one writer)."""
         try:
+            if probe:
+                await self._probe_write()
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
@@ -569,6 +588,7 @@ class OrderStore:
                 else StoreError(f"the order database could not be written: {exc}")
             )
             results = [error] * len(batch)
+            self._start_probe(loop)
         else:
             self._count += created
             self._last_error = None
@@ -584,6 +604,63 @@ class OrderStore:
                 task.add_done_callback(self._deliveries.discard)
                 return
         self._deliver(batch, results)
+
+    # -- the write probe: a degraded store finds out by itself that it can write again ---------
+
+    def _start_probe(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._probe is None and self._lost is None and self._open:
+            self._probe = loop.create_task(self._probe_until_writable(), name="write-probe")
+
+    async def _probe_until_writable(self) -> None:
+        """Until a write commits again (or the file is lost, or the store closes).
+
+        Why: a failed write (disk full, an I/O error) makes ``/health`` degraded, and routing
+        sends no orders to a degraded node, so no order would ever commit there to say the
+        disk has room again: the node would stay out of rotation after the fault is over. So
+        the store writes one row of its own (``shard_meta`` key ``write_probe``: the real
+        writer connection, the real COMMIT and fsync) every ``probe_interval`` seconds, and a
+        commit clears the error. Orders that arrive meanwhile clear it just the same."""
+        try:
+            while self._open and self._lost is None and self._last_error is not None:
+                await asyncio.sleep(self.probe_interval)
+                if self._flusher is not None:  # orders are being written: they tell us
+                    continue
+                self._flusher = asyncio.get_running_loop().create_task(
+                    self._flush(probe=True), name="order-group-commit"
+                )
+                await asyncio.shield(self._flusher)
+        finally:
+            self._probe = None
+
+    async def _probe_write(self) -> None:
+        """One probe commit on the writer connection; clears the write error if it commits."""
+        assert self._writer is not None and self._disk is not None
+        if self._last_error is None or self._lost is not None:
+            return
+        conn, loop = self._writer, asyncio.get_running_loop()
+        try:
+            await self._begin(conn)
+            conn.execute(_PROBE, (utc_timestamp(),))
+            await loop.run_in_executor(self._disk, conn.execute, "COMMIT")
+            problem = self._watch.problem() if self._watch is not None else None
+            if problem is not None:  # written into a file the node will not reopen
+                self._mark_lost(problem)
+                return
+        except Exception as exc:  # still failing: stays degraded, the next probe tries again
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self.probe_failures += 1
+            if self.probe_failures == 1:  # once per streak: a full disk can last for hours
+                log.warning("write probe failed", extra={"error": str(exc)})
+            self._last_error = f"the order database could not be written: {exc}"
+            return
+        log.info(
+            "order database writable again",
+            extra={"was": self._last_error, "failed_probes": self.probe_failures},
+        )
+        self._last_error = None
+        self.probe_failures = 0
 
     async def _deliver_confirmed(
         self, batch: list[_Pending], results: Sequence[CreateResult | StoreError]
