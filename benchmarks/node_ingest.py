@@ -10,6 +10,8 @@ Measured in interleaved rounds (server pinned to one core, load generator to the
   yardstick of the single-order bar, as issue 12 defines it;
 - ``single``: the real durable node (WAL, ``synchronous=FULL``, group commits), ``POST /order``
   of one new order per request, 32 connections, the very bytes ``bare`` gets;
+- ``routed``: the same node with ``POST /order`` left to FastAPI's routing (no fast path in
+  front of it, ``benchmarks/node_servers.py --variant routed``): the before of the fast path;
 - ``bulk``: the same node, ``POST /orders`` of ``--bulk`` new orders per request.
 
 Bars: single >= 0.65 x bare (requests/s), single p99 <= 30 ms; bulk >= 20,000 orders/s and
@@ -32,9 +34,9 @@ from typing import Any
 from benchmarks.node_throughput import cpu_seconds, pinned, start_server, stored_orders
 
 Result = dict[str, Any]
-VARIANTS = ("bare", "single", "bulk")
-SERVER = {"bare": "bare", "single": "durable", "bulk": "durable"}
-MODE = {"bare": "echo", "single": "post", "bulk": "bulk"}
+VARIANTS = ("bare", "routed", "single", "bulk")
+SERVER = {"bare": "bare", "routed": "routed", "single": "durable", "bulk": "durable"}
+MODE = {"bare": "echo", "routed": "post", "single": "post", "bulk": "bulk"}
 
 
 def load(port: int, variant: str, args: argparse.Namespace, prefix: str) -> Result:
@@ -88,7 +90,7 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
             f"{r['variant']:<8} {r['rps']:>9.0f} {r['orders_per_s']:>9.0f} {r['p50_ms']:>8.2f}"
             f" {r['p99_ms']:>8.2f} {r['non_2xx']:>8} {r['cpu_us_per_order']:>12.1f}  {notes}"
         )
-    bare, single, bulk = (best(results, v) for v in VARIANTS)
+    bare, routed, single, bulk = (best(results, v) for v in VARIANTS)
     print(
         f"\nbest of {args.rounds} round(s) per variant; single/bare {args.connections} connections,"
         f" bulk {args.bulk_connections} connections x {args.bulk} orders; server on cpu"
@@ -108,6 +110,10 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
             for r in results if "stored" in r
         ), "node count == orders sent, all 2xx"),
     ]  # fmt: skip
+    print(
+        f"  info  single / routed (fast path / FastAPI routing) {single['rps'] / routed['rps']:.2f}"
+        f" x req/s; routed / bare {routed['rps'] / bare['rps']:.2f}"
+    )
     ok = True
     for name, passed, figure in checks:
         ok &= passed
@@ -117,7 +123,8 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
     print(
         "  info  server CPU per order, median of rounds: "
         + ", ".join(f"{v} {us:.1f} us" for v, us in median.items())
-        + f" (single costs {median['single'] / median['bare']:.2f} x bare's CPU)"
+        + f" (single costs {median['single'] / median['bare']:.2f} x bare's CPU,"
+        f" {median['single'] / median['routed']:.2f} x routed's)"
     )
     return ok
 

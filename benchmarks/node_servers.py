@@ -10,6 +10,9 @@
 - ``bare``: no FastAPI at all: a plain ASGI callable under the same uvicorn settings (uvloop,
   httptools) that answers every request with its body. The floor of HTTP handling in Python:
   what "a bare uvicorn echo" costs, the single-order bar's yardstick.
+- ``routed``: the real durable node (the node CLI's preflight, WAL, ``synchronous=FULL``, group
+  commits) with ``POST /order`` left to FastAPI's routing and dependency solving instead of the
+  fast path in front of it (``warehouse_node.fastpath``): the "before" of issue 12's item 4.
 - ``naive``: the real app on the obvious storage: per request a new SQLite connection in a
   thread (what a sync FastAPI endpoint does), the default rollback journal, one commit per order.
 """
@@ -28,7 +31,7 @@ from fastapi import Request, Response
 
 from order_contracts.orders import Order
 from warehouse_node.app import create_app
-from warehouse_node.cli import SWITCH_INTERVAL_SECONDS, serve
+from warehouse_node.cli import SWITCH_INTERVAL_SECONDS, preflight, serve
 from warehouse_node.logs import configure_logging
 from warehouse_node.migrations import migrate
 from warehouse_node.settings import NodeSettings
@@ -168,7 +171,8 @@ def serve_bare(settings: NodeSettings) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--variant", choices=["echo", "raw", "naive", "bare"], required=True)
+    variants = ["echo", "raw", "naive", "bare", "routed"]
+    parser.add_argument("--variant", choices=variants, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--region", default="HCM")
@@ -179,6 +183,10 @@ def main() -> None:
     configure_logging(settings.log_level, settings.region)
     if args.variant == "bare":
         serve_bare(settings)
+        return
+    if args.variant == "routed":
+        preflight(settings)
+        serve(create_app(settings, fast_path=False), settings)
         return
     store_type = NaiveStore if args.variant == "naive" else EchoStore
     app = create_app(settings, store=store_type(settings.db_path))

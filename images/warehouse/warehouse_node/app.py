@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from . import __version__
 from .deps import Node
 from .errors import install_error_handlers
+from .fastpath import OrderFastPath, order_route
 from .follower import FollowerReplication, FollowerStore
 from .load import LoadTracker
 from .metrics import NodeMetrics
@@ -35,8 +36,11 @@ async def watch_file(store: OrderStore, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastAPI:
-    """A node app for ``settings``. ``store`` replaces the SQLite store (benchmarks' baselines).
+def create_app(
+    settings: NodeSettings, store: OrderStore | None = None, fast_path: bool = True
+) -> FastAPI:
+    """A node app for ``settings``. ``store`` replaces the SQLite store (benchmarks' baselines);
+    ``fast_path=False`` leaves ``POST /order`` to FastAPI's routing (the benchmark's before).
 
     The store is opened by the lifespan, not here, so building an app has no side effects.
     """
@@ -125,6 +129,8 @@ def create_app(settings: NodeSettings, store: OrderStore | None = None) -> FastA
     app.include_router(metrics.router)
     install_error_handlers(app)
     install_openapi(app, settings.regions, settings.max_bulk)
+    if fast_path:  # innermost: behind the body limit and the instrumentation
+        app.add_middleware(OrderFastPath, route=order_route(app))
     # The last added runs first: instrumentation sees every response, 413s included.
     app.add_middleware(
         BodyLimit,

@@ -91,7 +91,7 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return field_error_response(errors)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Auth, unknown routes, wrong methods, oversized bodies: a string detail gets its field."""
     assert isinstance(exc, HTTPException)
     field = _FIELD_BY_STATUS.get(exc.status_code, "request")
@@ -124,5 +124,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)
