@@ -25,6 +25,24 @@ import httpx
 
 #: DAG run states after which nothing more will happen
 FINISHED_STATES = frozenset({"success", "failed"})
+#: answers to a poll that say "ask again later", not "this run is unknown": an api-server
+#: restarting, overloaded or behind a proxy that lost it
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: longest pause between two polls of a run after failed ones (the pause doubles up to this)
+MAX_POLL_BACKOFF_S = 5.0
+
+
+def transient(exc: BaseException) -> bool:
+    """A failed poll worth repeating: no answer at all, or an answer that says "later"."""
+    if isinstance(exc, AirflowAPIError):
+        return exc.status in TRANSIENT_STATUSES
+    return isinstance(exc, httpx.TransportError)
+
+
+def poll_pause(interval: float, failures: int) -> float:
+    """The pause before the next poll: ``interval``, doubled per failed poll in a row."""
+    return min(MAX_POLL_BACKOFF_S, interval * (2 ** min(failures, 16)))
+
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -152,15 +170,23 @@ class AirflowClient(_Connection):
     def wait_run(
         self, dag_id: str, run_id: str, timeout: float = 300.0, interval: float = 0.5
     ) -> str:
-        """Poll until the run is finished; its final state, or TimeoutError."""
+        """Poll until the run is finished; its final state, or TimeoutError. A failed poll
+        (:func:`transient`) is repeated with backoff until ``timeout``, as in the async client."""
         deadline = time.monotonic() + timeout
+        failures, state = 0, "not polled yet"
         while True:
-            state = self.run_state(dag_id, run_id)
+            try:
+                state = self.run_state(dag_id, run_id)
+                failures = 0
+            except (AirflowAPIError, httpx.HTTPError) as exc:
+                if not transient(exc):
+                    raise
+                failures, state = failures + 1, f"unknown (last poll: {exc!r})"
             if state in FINISHED_STATES:
                 return state
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout:.0f}s")
-            time.sleep(interval)
+            time.sleep(min(poll_pause(interval, failures), max(0.0, deadline - time.monotonic())))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's task instances (task_id, state, try_number, ...)."""
@@ -249,14 +275,28 @@ class AsyncAirflowClient(_Connection):
         timeout: float = 300.0,  # noqa: ASYNC109 (the same signature as AirflowClient's)
         interval: float = 0.5,
     ) -> str:
+        """Poll until the run is finished; its final state, or TimeoutError.
+
+        One failed poll says nothing about the run (the api-server restarting, a busy machine,
+        a dropped connection): giving up on it reported orders the DAG did commit as failed.
+        A :func:`transient` failure is polled again, the pause doubling up to
+        :data:`MAX_POLL_BACKOFF_S`, until ``timeout``; anything else (404, 403) is raised."""
         deadline = time.monotonic() + timeout
+        failures, state = 0, "not polled yet"
         while True:
-            state = await self.run_state(dag_id, run_id)
+            try:
+                state = await self.run_state(dag_id, run_id)
+                failures = 0
+            except (AirflowAPIError, httpx.HTTPError) as exc:
+                if not transient(exc):
+                    raise
+                failures, state = failures + 1, f"unknown (last poll: {exc!r})"
             if state in FINISHED_STATES:
                 return state
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout:.0f}s")
-            await asyncio.sleep(interval)
+            pause = poll_pause(interval, failures)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 
     async def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         body = await self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
@@ -264,6 +304,23 @@ class AsyncAirflowClient(_Connection):
 
     async def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         return (await self._request("GET", _xcom_path(dag_id, run_id, task_id, key)))["value"]
+
+    async def xcom_retrying(
+        self, dag_id: str, run_id: str, task_id: str, within: float, interval: float = 0.5
+    ) -> Any:
+        """:meth:`xcom`, with :func:`transient` failures asked again (backoff) for ``within`` s:
+        a finished run's result must not be lost to one dropped request."""
+        deadline = time.monotonic() + within
+        failures = 0
+        while True:
+            try:
+                return await self.xcom(dag_id, run_id, task_id)
+            except (AirflowAPIError, httpx.HTTPError) as exc:
+                failures += 1
+                if not transient(exc) or time.monotonic() >= deadline:
+                    raise
+            pause = poll_pause(interval, failures)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 
     async def aclose(self) -> None:
         await self._http.aclose()

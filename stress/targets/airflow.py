@@ -33,6 +33,9 @@ from ..results import OrderResult, Outcome, Recorder
 #: seconds between two looks at a running DAG run: every in-flight run is one GET per interval
 #: on the api-server; the committed latency does not depend on it (the DAG records that time)
 POLL_INTERVAL_S = 0.5
+#: how long a finished run's result (the process task's XCom) is asked for again after failed
+#: requests (a 404 is an answer: the task never pushed)
+XCOM_RETRY_S = 30.0
 # The process task's per-order statuses are order_contracts.outcomes': committed / duplicate /
 # placed_at_home (its home follower holds it) are stored; rejected, conflict (a node's final
 # answer) and invalid (ingest) are refusals; failed, ambiguous, unroutable and pending mean the
@@ -134,7 +137,9 @@ class AirflowTarget:
         except (AirflowAPIError, httpx.HTTPError) as exc:
             return all_failed(f"lost track of the DAG run ({exc})", True, accepted_after)
         try:
-            value = await self.client.xcom(DAG_ID, dag_run_id, PROCESS_TASK_ID)
+            value = await self.client.xcom_retrying(
+                DAG_ID, dag_run_id, PROCESS_TASK_ID, within=XCOM_RETRY_S, interval=POLL_INTERVAL_S
+            )
         except (AirflowAPIError, httpx.HTTPError):
             value = None  # the process task never pushed: ingest refused everything, or it died
         entries = result_entries(value, unit)
