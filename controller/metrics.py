@@ -1,19 +1,22 @@
 """Prometheus metrics of one controller, served on ``METRICS_PORT`` at ``/metrics``.
 
 Each controller gets its own registry, so two operators in one process (the peering tests)
-report separately and nothing leaks into the process-wide default registry.
+report separately and nothing leaks into the process-wide default registry; it carries the
+process metrics too (:func:`order_contracts.metrics.part_registry`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, start_http_server
+from prometheus_client import Counter, Gauge, generate_latest, start_http_server
+
+from order_contracts.metrics import part_registry
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = part_registry()
         self.reconciliations = Counter(
             "warehouse_controller_reconciliations",
             "Reconciliations of the routing ConfigMap, by outcome (created/patched/unchanged)",

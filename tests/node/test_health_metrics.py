@@ -69,3 +69,37 @@ def test_metrics_expose_latency_in_flight_db_size_and_build(client: httpx.Client
     assert values[("warehouse_db_size_bytes", ())] > 0
     build = [labels for name, labels in values if name == "warehouse_build_info"]
     assert ("region", "HCM") in build[0]
+
+
+def test_metrics_carry_process_metrics_and_the_health_state_and_no_created_series(
+    client: httpx.Client,
+) -> None:
+    client.post("/order", json=seed_order("created-series-probe"))
+    metrics = samples(client)
+    names = {name for name, _ in metrics}
+    assert {
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "python_info",
+    } <= names
+    assert metrics[("process_resident_memory_bytes", ())] > 0
+    health = {
+        labels[0][1]: v for (n, labels), v in metrics.items() if n == "warehouse_health_status"
+    }
+    assert health == {"ok": 1.0, "degraded": 0.0, "down": 0.0}
+    assert [n for n in names if n.endswith("_created")] == []
+
+
+def test_the_controller_registry_carries_process_metrics_and_no_created_series() -> None:
+    from controller.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.errors.inc()
+    text = metrics.text()
+    assert "process_resident_memory_bytes " in text
+    assert "python_info{" in text
+    assert "warehouse_controller_errors_total 1.0" in text
+    assert "_created" not in text

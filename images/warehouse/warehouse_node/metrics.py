@@ -6,7 +6,8 @@ Names: ``warehouse_orders_total{home_region,outcome}`` (every order, either path
 {method,route,status}``, ``warehouse_http_request_duration_seconds{method,route}``,
 ``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
 ``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``,
-``warehouse_db_commit_duration_seconds``, ``warehouse_build_info{version,region,python}``;
+``warehouse_db_commit_duration_seconds``, ``warehouse_health_status{status}``,
+``warehouse_build_info{version,region,python}``, ``process_*`` and ``python_info``;
 with a replica: ``warehouse_replication_lag_seconds``, ``warehouse_replication_lag_transactions``,
 ``warehouse_replication_healthy``, ``warehouse_replication_errors_total``,
 ``warehouse_replication_sync_duration_seconds{confirmed}``.
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, get_args
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from order_contracts.health import HealthStatus
+from order_contracts.metrics import part_registry
 
 BULK_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
@@ -37,6 +41,9 @@ class ReplicationState(Protocol):
     @property
     def lag_transactions(self) -> int: ...
 
+
+#: every ``status`` label of ``warehouse_health_status`` (order_contracts.health.HealthStatus)
+HEALTH_STATES: tuple[HealthStatus, ...] = get_args(HealthStatus)
 
 #: every ``outcome`` label of ``warehouse_orders_total``
 ORDER_OUTCOMES = ("created", "duplicate", "conflict", "rejected", "error")
@@ -114,7 +121,7 @@ class NodeMetrics:
         """``home_regions``: the configured regions, whose order series start at 0 so that
         ``rate()``/``increase()`` count a region's very first order too (a series born at 1
         loses it)."""
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = part_registry()  # process_*, python_info; no *_created series
         r = self.registry
         self.orders = Counter(
             "warehouse_orders",
@@ -171,6 +178,13 @@ class NodeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.health = Gauge(
+            "warehouse_health_status",
+            "1 for the status GET /health answers now (ok, degraded, down), 0 for the others",
+            ["status"],
+            registry=r,
+        )
+        self._health_children = {s: self.health.labels(s) for s in HEALTH_STATES}
         build = Gauge(
             "warehouse_build_info",
             "Always 1; labels say what is running",
@@ -199,6 +213,11 @@ class NodeMetrics:
         for (region, outcome), n in outcomes.items():
             self.orders.labels(region, outcome).inc(n)
             self.bulk_orders.labels(region, outcome).inc(n)
+
+    def set_health(self, status: HealthStatus) -> None:
+        """Called at each scrape with what ``GET /health`` would answer at that moment."""
+        for state, child in self._health_children.items():
+            child.set(1.0 if state == status else 0.0)
 
     def observe_commit(self, seconds: float, orders: int) -> None:
         self.commit_seconds.observe(seconds)

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from order_contracts.health import Health, HealthStatus
 
 from .. import __version__
-from ..deps import NodeDep
+from ..deps import Node, NodeDep
 
 router = APIRouter(tags=["health"])
+
+
+def current_status(app: FastAPI, node: Node) -> HealthStatus:
+    """ok; degraded when overloaded (load >= 1), the last database write failed or the replica
+    is not being written; down when the store is not open, has lost its database file, or the
+    node is draining. ``/health`` and ``warehouse_health_status`` both read it."""
+    store = node.store
+    if app.state.draining or not store.is_open or store.lost is not None:
+        return "down"
+    if node.load.load() >= 1.0 or not store.healthy:
+        return "degraded"
+    replicator = node.replicator or node.follower
+    if replicator is not None and not replicator.healthy:
+        return "degraded"
+    return "ok"
 
 
 @router.get(
@@ -22,14 +37,8 @@ async def health(request: Request, node: NodeDep) -> Response:
     or the node is draining."""
     store, load = node.store, node.load
     current = load.load()
-    status: HealthStatus = "ok"
-    if request.app.state.draining or not store.is_open or store.lost is not None:
-        status = "down"
-    elif current >= 1.0 or not store.healthy:
-        status = "degraded"
+    status = current_status(request.app, node)
     replicator = node.replicator or node.follower
-    if status == "ok" and replicator is not None and not replicator.healthy:
-        status = "degraded"
     report = Health(
         status=status,
         region=node.settings.region,
