@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, render_chart, run_helm
+from .test_replication import REPLICATED
 from .test_schema import NON_DEFAULT
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.34.0"]
 #: API groups kubernetes-validate has no schema for (custom resources), checked structurally
 CUSTOM_GROUPS = {"kopf.dev", "monitoring.coreos.com"}
-SCENARIOS = {"defaults": None, "non-default": NON_DEFAULT}
+SCENARIOS = {"defaults": None, "non-default": NON_DEFAULT, "replication": REPLICATED}
 VALIDATE = Path(sys.executable).with_name("kubernetes-validate")
 
 

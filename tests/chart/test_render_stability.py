@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import PROMETHEUS_OPERATOR_APIS, render_chart
+from .test_replication import REPLICATED
 from .test_schema import NON_DEFAULT
 
 #: (kind, name, data key) of every value the chart generates at render time
@@ -21,7 +22,9 @@ def _without_generated(docs: list[dict]) -> list[dict]:
     return docs
 
 
-@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["defaults", "non-default"])
+@pytest.mark.parametrize(
+    "values", [None, NON_DEFAULT, REPLICATED], ids=["defaults", "non-default", "replication"]
+)
 def test_two_renders_differ_only_in_generated_secret_values(values):
     def render() -> list[dict]:
         return render_chart(values=values, api_versions=PROMETHEUS_OPERATOR_APIS, cached=False)

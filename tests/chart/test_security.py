@@ -8,8 +8,11 @@ import base64
 import pytest
 
 from .helpers import by_kind, env_of, one, pod_specs, render_chart
+from .test_replication import REPLICATED
 
+# replication on too: its init containers, native sidecar and follower pods are checked as well
 ALL_PODS = {
+    **REPLICATED,
     "stress": {"enabled": True, "airflowCredentialsSecret": "airflow-login"},
 }
 

@@ -5,6 +5,7 @@ tests/chart/test_labels.py fails when the two disagree.
 */}}
 {{- define "orders.componentLabel" -}}app.kubernetes.io/component{{- end }}
 {{- define "orders.componentWarehouse" -}}warehouse{{- end }}
+{{- define "orders.componentFollower" -}}warehouse-follower{{- end }}
 {{- define "orders.regionLabel" -}}orders.routing.io/region{{- end }}
 {{- define "orders.partOfLabel" -}}app.kubernetes.io/part-of{{- end }}
 {{- define "orders.partOf" -}}regional-orders{{- end }}
@@ -84,6 +85,75 @@ Never truncated: orders.validate refuses names that do not fit. */}}
 {{- printf "%s-pods" (include "orders.warehouseName" .) }}
 {{- end }}
 
+{{/* A region's follower (Deployment and Service): <fullname>-follower-<region lower-cased>,
+shorter than the StatefulSet's name, which orders.validate already bounds. */}}
+{{- define "orders.followerName" -}}
+{{- printf "%s-follower-%s" (include "orders.fullname" .root) (lower .region) }}
+{{- end }}
+
+{{- define "orders.followerSelector" -}}
+{{ include "orders.selectorLabels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ include "orders.componentFollower" .root }}
+{{ include "orders.regionLabel" .root }}: {{ .region }}
+{{- end }}
+
+{{- define "orders.followerLabels" -}}
+{{ include "orders.labels" .root }}
+{{ include "orders.componentLabel" .root }}: {{ include "orders.componentFollower" .root }}
+{{ include "orders.regionLabel" .root }}: {{ .region }}
+{{- end }}
+
+{{/* One region's replication settings as YAML (read back with fromYaml): the top-level
+`replication` merged with the region's own `replication`, plus `replicaUrl`, the URL this
+region's Litestream uses: the region's `url` as it is, else <replication.url>/<region>.
+Pass (dict "root" $ "entry" <the regions[] item>). */}}
+{{- define "orders.regionReplication" -}}
+{{- $rep := mergeOverwrite (deepCopy .root.Values.replication) (deepCopy (.entry.replication | default dict)) }}
+{{- $own := (.entry.replication | default dict).url | default "" }}
+{{- if $own }}
+{{- $_ := set $rep "replicaUrl" $own }}
+{{- else if .root.Values.replication.url }}
+{{- $_ := set $rep "replicaUrl" (printf "%s/%s" (trimSuffix "/" .root.Values.replication.url) (lower .entry.name)) }}
+{{- else }}
+{{- $_ := set $rep "replicaUrl" "" }}
+{{- end }}
+{{- toYaml $rep }}
+{{- end }}
+
+{{/* The replication environment every container of a replicated region gets (the node, its
+restore init container, its Litestream sidecar, its follower): the replica, the mode, the S3
+endpoint and the credentials from the Secret. Litestream's config (printed by the node) refers
+to the credentials as ${NODE_REPLICA_S3_*}, so the sidecar needs them in its environment.
+Pass (dict "root" $ "rep" <orders.regionReplication>). */}}
+{{- define "orders.replicationEnv" -}}
+- name: NODE_REPLICA_URL
+  value: {{ .rep.replicaUrl | quote }}
+- name: NODE_REPLICATION
+  value: {{ .rep.mode | quote }}
+- name: NODE_REPLICATION_TIMEOUT
+  value: {{ .rep.timeoutSeconds | quote }}
+{{- with .rep.s3.endpoint }}
+- name: NODE_REPLICA_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .rep.s3.region }}
+- name: NODE_REPLICA_S3_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with .rep.s3.existingSecret }}
+- name: NODE_REPLICA_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: access-key-id
+- name: NODE_REPLICA_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: secret-access-key
+{{- end }}
+{{- end }}
+
 {{- define "orders.componentWarehousePods" -}}warehouse-pods{{- end }}
 
 {{/* Kubernetes names are at most 63 characters. A StatefulSet's name must leave room for the
@@ -142,6 +212,24 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
+{{/* What every warehouse-node process of a region reads (node, init containers, follower).
+Pass (dict "root" $ "region" "HCM"). */}}
+{{- define "orders.nodeBaseEnv" -}}
+- name: NODE_REGION
+  value: {{ .region | quote }}
+- name: ORDER_REGIONS
+  value: {{ include "orders.regionNames" .root | quote }}
+- name: DATA_DIR
+  value: /data
+- name: LOG_LEVEL
+  value: {{ .root.Values.warehouse.logLevel | quote }}
+{{- end }}
+
+{{/* Where the node and its Litestream sidecar meet: the control socket on the shared data
+volume (the node's default, <DATA_DIR>/litestream.sock, spelled out). */}}
+{{- define "orders.litestreamSocket" -}}/data/litestream.sock{{- end }}
+{{- define "orders.litestreamConfig" -}}/litestream/litestream.yml{{- end }}
+
 {{/* NODE_API_TOKEN from the chart's (or the given) Secret. */}}
 {{- define "orders.tokenEnv" -}}
 - name: NODE_API_TOKEN
@@ -149,6 +237,35 @@ seccompProfile:
     secretKeyRef:
       name: {{ include "orders.tokenSecretName" . }}
       key: token
+{{- end }}
+
+{{/* The NetworkPolicyPeers allowed to call a node or a follower: this release's controller,
+stress Job and `helm test` pod, the Airflow workers, Prometheus and networkPolicy.extraFrom. */}}
+{{- define "orders.nodeClients" -}}
+# this release's own clients
+- podSelector:
+    matchLabels:
+      {{- include "orders.selectorLabels" . | nindent 6 }}
+    matchExpressions:
+      - key: {{ include "orders.componentLabel" . }}
+        operator: In
+        values: [controller, stress, test]
+# Airflow workers (KubernetesExecutor pods of the official chart)
+- podSelector:
+    {{- toYaml .Values.airflow.podSelector | nindent 4 }}
+  {{- with .Values.airflow.namespace }}
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ . }}
+  {{- end }}
+# Prometheus
+- podSelector:
+    {{- toYaml .Values.networkPolicy.prometheus.podSelector | nindent 4 }}
+  namespaceSelector:
+    {{- toYaml .Values.networkPolicy.prometheus.namespaceSelector | nindent 4 }}
+{{- with .Values.networkPolicy.extraFrom }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* "auto" means: render when the cluster serves the Prometheus Operator's API. */}}
@@ -181,6 +298,15 @@ leaves after the preStop pause, minus 10 s of slack before the kubelet's SIGKILL
 {{- end }}
 {{- if lt (int (include "orders.nodeShutdownGrace" .)) 1 }}
 {{- fail (printf "warehouse.terminationGracePeriodSeconds (%d) must exceed warehouse.preStopSleepSeconds (%d) by more than 10 s, or the node has no time to drain" (int $w.terminationGracePeriodSeconds) (int $w.preStopSleepSeconds)) }}
+{{- end }}
+{{- range .Values.regions }}
+{{- $rep := include "orders.regionReplication" (dict "root" $ "entry" .) | fromYaml }}
+{{- if and $rep.enabled (not $rep.replicaUrl) }}
+{{- fail (printf "region %s: replication is enabled but has no replica: set replication.url (s3://bucket/path) or the region's replication.url" .name) }}
+{{- end }}
+{{- if and $rep.enabled (not (regexMatch "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$" $rep.replicaUrl)) }}
+{{- fail (printf "region %s: the replica URL %q is not s3://bucket/path (in a cluster the replica must be off the pod's own disk)" .name $rep.replicaUrl) }}
+{{- end }}
 {{- end }}
 {{- $seen := dict }}
 {{- range .Values.regions }}
