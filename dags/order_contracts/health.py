@@ -17,8 +17,12 @@ class Health(BaseModel):
     status: HealthStatus
     region: str
     orders: int = Field(ge=0, description="orders stored on this shard")
-    in_flight: int = Field(ge=0, description="requests being served now")
-    recent_rps: float = Field(ge=0, description="requests per second over the last few seconds")
+    in_flight: int = Field(
+        ge=0, description="orders being served now (a bulk request counts its orders)"
+    )
+    recent_rps: float = Field(
+        ge=0, description="orders (bulk: each order) per second over the last few seconds"
+    )
     load: float = Field(ge=0, description="max(in_flight/limit, recent_rps/limit)")
     version: str
 

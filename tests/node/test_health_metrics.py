@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from order_contracts.health import Health
 from tests.conftest import NodeFactory
 from tests.node.conftest import seed_order
+from warehouse_node.load import WINDOW_SECONDS, LoadTracker
 
 
 def samples(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -103,3 +104,31 @@ def test_the_controller_registry_carries_process_metrics_and_no_created_series()
     assert "python_info{" in text
     assert "warehouse_controller_errors_total 1.0" in text
     assert "_created" not in text
+
+
+def test_health_load_counts_a_bulk_requests_orders(node_factory: NodeFactory) -> None:
+    """Routing reads ``load``: a node that just took 1,000 orders in one request is busy."""
+    node = node_factory("HN", env={"NODE_MAX_RPS": "50"})
+    orders = [seed_order(f"load-bulk-{i}", "HN") for i in range(1000)]
+    with node.client() as http:
+        assert http.get("/health").json()["status"] == "ok"
+        answer = http.post("/orders", json={"orders": orders}, timeout=60)
+        assert answer.status_code == 200
+        health = Health.model_validate(http.get("/health").json())
+    # 1,000 orders in a 5 s window: >= 200 orders/s, 4 x NODE_MAX_RPS (one request would be 0.2/s)
+    assert health.recent_rps >= 1000 / WINDOW_SECONDS
+    assert health.load >= 1
+    assert health.status == "degraded"
+    assert health.in_flight == 0  # released when answered
+
+
+def test_load_tracker_counts_units_in_flight() -> None:
+    tracker = LoadTracker(max_in_flight=128, max_rps=1e9)
+    tracker.enter()
+    tracker.enter(999)  # a bulk request's other orders
+    assert tracker.in_flight == 1000
+    assert tracker.load() == 1000 / 128
+    tracker.exit(999)
+    tracker.exit()
+    assert tracker.in_flight == 0
+    assert tracker.load() < 1e-3  # what is left is the rate: 1,000 / 1e9 per second

@@ -85,6 +85,18 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
     payloads = _read_envelope(await request.body(), node)
     if isinstance(payloads, Response):
         return payloads
+    # The node's load counts orders: the request itself counts one (Instrumentation), its
+    # orders the rest, until it is answered (routing reads this in /health).
+    extra = len(payloads) - 1
+    node.load.enter(extra)
+    try:
+        return await _create_all(payloads, node)
+    finally:
+        node.load.exit(extra)
+
+
+async def _create_all(payloads: list[Any], node: Node) -> Response:
+    """Validate and store the orders of an accepted envelope; one result each, in order."""
     here, regions = node.settings.region, node.regions
     # Validate each on its own: one bad order is refused, the others still go in.
     valid: list[Order] = []
