@@ -30,9 +30,6 @@ from localmode.processes import ManagedProcess, free_port, wait_until
 from localmode.stack import LocalStack, dag_env, start_nodes, start_routing_source
 from order_contracts.regions import configured_regions
 
-#: Airflow's api-server may take minutes to start on a busy machine; a campaign waits
-AIRFLOW_START_TIMEOUT_S = 600.0
-
 
 class ClusterError(RuntimeError):
     """The cluster could not be set up as asked (one line for the user)."""
@@ -206,7 +203,6 @@ def chaos_cluster(
                     state_dir / "airflow",
                     extra_env=dag_env(stack, retries, retry_delay_s),
                     wait_for=("order_workflow",),
-                    start_timeout=AIRFLOW_START_TIMEOUT_S,
                 )
             )
         # Heals run before anything above is stopped (ExitStack unwinds last-in first-out).

@@ -41,6 +41,12 @@ from .processes import ManagedProcess, free_port, wait_until
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
 COMPONENTS = ("scheduler", "dag-processor", "triggerer")
+#: Bounds on waits that only a failure reaches: on a quiet machine the api-server answers within
+#: ~30 s and the DAG registers within seconds, but a loaded one (CI, a laptop building images)
+#: has taken over 3 minutes to start the api-server's workers. A generous bound costs nothing
+#: when things work.
+START_TIMEOUT_S = 600.0
+DAG_REGISTER_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -218,7 +224,7 @@ class LocalAirflow:
                 + process.tail()
             )
 
-    def start(self, timeout: float = 180.0) -> LocalAirflow:
+    def start(self, timeout: float = START_TIMEOUT_S) -> LocalAirflow:
         """Migrate, start the four components and wait until the api-server answers."""
         self.migrate()
         env = self.env()
@@ -256,7 +262,7 @@ class LocalAirflow:
     def client(self) -> AirflowClient:
         return AirflowClient(self.url, self.username, self.password)
 
-    def wait_dag(self, dag_id: str, timeout: float = 120.0) -> None:
+    def wait_dag(self, dag_id: str, timeout: float = DAG_REGISTER_TIMEOUT_S) -> None:
         """Wait until the dag-processor registered ``dag_id`` without errors; unpause it."""
         with self.client() as client:
 
@@ -307,7 +313,7 @@ def local_airflow(
     extra_env: Mapping[str, str] | None = None,
     dags_folder: Path = DAGS_FOLDER,
     wait_for: tuple[str, ...] = (),
-    start_timeout: float = 180.0,
+    start_timeout: float = START_TIMEOUT_S,
 ) -> Iterator[LocalAirflow]:
     """PostgreSQL + Airflow for the duration of a ``with`` block; both removed afterwards.
 
