@@ -17,7 +17,7 @@ from warehouse_node.litestream import ControlClient
 from warehouse_node.metrics import NodeMetrics
 from warehouse_node.replication import Replicator
 
-from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, by_kind, one, render_chart
+from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, ROOT, by_kind, one, render_chart
 
 ALERTS = CHART / "files" / "alerts.yaml"
 PROMTOOL_TESTS = sorted((Path(__file__).parent / "promtool").glob("*.yaml"))
@@ -156,3 +156,25 @@ def test_rules_only_name_metrics_and_labels_the_code_exports():
         assert labels <= exported[name] | added, (
             f"{name}: unknown labels {labels - exported[name] - added}"
         )
+
+
+def test_every_alert_links_its_runbook_section():
+    from tests.docs.test_links import anchors
+
+    runbooks = ROOT / "docs" / "runbooks.md"
+    sections = anchors(runbooks)
+    rules = yaml.safe_load(ALERTS.read_text())
+    for rule in (r for g in rules["groups"] for r in g["rules"] if "alert" in r):
+        url = rule["annotations"].get("runbook_url", "")
+        assert url == f"docs/runbooks.md#{rule['alert'].lower()}", rule["alert"]
+        assert url.partition("#")[2] in sections, f"docs/runbooks.md has no {rule['alert']}"
+
+
+def test_runbook_base_url_makes_every_runbook_url_a_link():
+    base = "https://git.example.com/org/orders/blob/main"
+    (rule,) = render_chart(
+        values={"monitoring": {"prometheusRule": {"enabled": True, "runbookBaseUrl": base + "/"}}},
+        show_only=["templates/prometheusrule.yaml"],
+    )
+    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert urls and all(u.startswith(f"{base}/docs/runbooks.md#") for u in urls)
