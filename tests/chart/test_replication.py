@@ -108,7 +108,8 @@ def test_the_init_containers_run_config_restore_then_the_native_sidecar(docs):
     assert config["command"][2] == (
         "exec warehouse-node --print-litestream-config > /litestream/litestream.yml"
     )
-    assert restore["command"] == ["warehouse-node", "--restore-only"]
+    # the whole start-up verdict (restores missing or damaged files), before the sidecar starts
+    assert restore["command"] == ["warehouse-node", "--check-only"]
     assert _mounts(restore) == {"data": "/data", "tmp": "/tmp"}
     assert _mounts(sidecar) == {"data": "/data", "litestream-config": "/litestream"}
     assert _mounts(config) == {"litestream-config": "/litestream"}

@@ -135,3 +135,38 @@ def test_a_damaged_database_is_set_aside_and_restored_from_the_replica(
     with node.client() as http:
         assert http.get("/health").json()["orders"] == 10
     assert list(node.data_dir.glob("orders.db.damaged-*"))  # kept, never deleted
+
+
+def test_check_only_restores_a_damaged_database_before_anything_streams_it(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    # The chart's init container: the verdict runs (and a damaged file is set aside and
+    # replaced from the replica) before the Litestream sidecar starts on the volume.
+    url = _filled_replica(node_factory, tmp_path, "HN", 4)
+    data = tmp_path / "damaged"
+    data.mkdir()
+    (data / "orders.db").write_bytes(b"not a database")
+    args = ("--region", "HN", "--data-dir", str(data), "--replica-url", url, "--check-only")
+    result = run_node(*args)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(data / "orders.db") as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 4
+    (aside,) = data.glob("orders.db.damaged-*")
+    assert aside.read_bytes() == b"not a database"  # kept, never overwritten
+    # run again on the good file: opened as it is, nothing set aside twice
+    again = run_node(*args)
+    assert again.returncode == 0, again.stderr
+    assert len(list(data.glob("orders.db.damaged-*"))) == 1
+
+
+def test_check_only_refuses_another_regions_replica_in_one_line(
+    node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    url = _filled_replica(node_factory, tmp_path, "HN", 2)
+    data = tmp_path / "hcm"
+    result = run_node(
+        "--region", "HCM", "--data-dir", str(data), "--replica-url", url, "--check-only"
+    )
+    assert result.returncode == 2
+    assert "taken by region HN, not HCM" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

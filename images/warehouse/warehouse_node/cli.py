@@ -90,11 +90,17 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
         action="store_true",
         help="restore the database from the replica if it is missing (never overwrite), exit",
     )
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="run the start-up database verdict and exit: a missing or damaged database is "
+        "restored from the replica (a damaged one set aside first), a refused one is one line",
+    )
     args = vars(parser.parse_args(argv))
     overrides = {FLAGS[k][0]: v for k, v in args.items() if k in FLAGS and v is not None}
     if args["access_log"] is not None:
         overrides["NODE_ACCESS_LOG"] = args["access_log"]
-    for action in ("print_litestream_config", "restore_only"):
+    for action in ("print_litestream_config", "restore_only", "check_only"):
         if args[action]:
             overrides[f"__{action}"] = True
     return overrides
@@ -209,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = parse_args(argv)
     print_config = overrides.pop("__print_litestream_config", False)
     restore_only = overrides.pop("__restore_only", False)
+    check_only = overrides.pop("__check_only", False)
     settings = load_settings(overrides)
     if print_config:
         if not settings.replica_url:
@@ -220,6 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not settings.replica_url:
             fail("--restore-only needs NODE_REPLICA_URL / --replica-url")
         restore_or_fail(settings)
+        return 0
+    if check_only:
+        # The chart's init container: the verdict runs before the Litestream sidecar starts,
+        # so the sidecar never streams a damaged or foreign file over a good replica.
+        if settings.role != "primary":
+            fail("--check-only is for a primary (a follower has no database of its own)")
+        preflight(settings, replica_restore(settings) if settings.replicated else None)
         return 0
     if settings.role == "primary":
         # With a replica, the start-up verdict restores a missing or damaged database from it
