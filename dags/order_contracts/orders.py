@@ -46,11 +46,13 @@ Money = Annotated[
 
 
 def _cents(value: Decimal) -> Decimal:
-    """Amounts compare by value: 19.9 and 19.90 are the same price, so store them the same way."""
+    """Amounts compare by value: 19.9 and 19.90 are the same price, so store them the same way;
+    ``-0``/``-0.00`` is zero too (Decimal keeps the sign, and a replay spelled ``0`` would
+    otherwise fingerprint differently and get a 409)."""
     quantized = value.quantize(CENT)
     if quantized != value:
         raise ValueError("at most 2 decimal places")
-    return quantized
+    return quantized.copy_abs() if quantized.is_zero() else quantized
 
 
 class OrderItem(BaseModel):

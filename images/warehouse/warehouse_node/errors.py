@@ -71,6 +71,14 @@ def error_response(
     return field_error_response([FieldError(field=field, message=message)], status_code, headers)
 
 
+def shown(text: str, limit: int = 128) -> str:
+    """A client's string quoted for an error message, cut to ``limit`` characters: a response
+    never echoes an unbounded input back (a 100 kB path id gets its first 128 characters)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def error_json(status_code: int, message: str) -> bytes:
     """The body of an error sent by ASGI middleware, outside FastAPI's handlers."""
     field = _FIELD_BY_STATUS.get(status_code, "request")

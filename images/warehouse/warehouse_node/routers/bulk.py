@@ -6,7 +6,9 @@ are those of ``POST /order`` (the same validation, idempotency on ``order_id``, 
 with the same bodies); the response is 200 with one result per order, in request order, and it
 is sent only after every order answered 201/200 is committed.
 
-What is refused as a whole, with nothing written: a body that is not JSON, not an object with
+What is refused as a whole, with nothing written: a body declared as something else than JSON
+in UTF-8 (415, ``content-type``); a body that is not JSON, has a key twice anywhere (the
+field named, e.g. ``orders.3.region``), is not an object with
 an ``orders`` list (and nothing else), an empty list or one longer than ``NODE_MAX_BULK`` (422,
 the field named); a body over ``NODE_MAX_BULK_BODY_BYTES`` (413, by the body-limit middleware).
 """
@@ -19,10 +21,10 @@ from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic_core import from_json
 
 from order_contracts.orders import FieldError, Order, OrderRejected, parse_order
 
+from ..body import BodyRefused, check_content_type, parse_json
 from ..deps import AuthorizedNodeDep, Node
 from ..errors import field_error_response
 from ..openapi import BulkResults, bulk_request_body, error_responses
@@ -38,24 +40,22 @@ _BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": BulkResults,
         "description": "one result per order, in request order (see docs/bulk-ingest.md)",
     },
-    **error_responses(401, 413, 421, 422),
+    **error_responses(401, 413, 415, 421, 422),
 }
 
 
-def _whole_body_refusal(node: Node, field: str, message: str) -> Response:
+def _whole_body_refusal(node: Node, field: str, message: str, status: int = 422) -> Response:
     node.metrics.bulk_requests.labels("refused").inc()
     log.info("bulk refused", extra={"field": field, "errors": message})
-    return field_error_response([FieldError(field=field, message=message)])
+    return field_error_response([FieldError(field=field, message=message)], status)
 
 
 def _read_envelope(body: bytes, node: Node) -> list[Any] | Response:
     """The ``orders`` list of the body, or the 422 that refuses the whole request."""
-    try:
-        # pydantic-core's parser: a thousand orders parse in a fraction of json.loads' time;
-        # it raises ValueError for bad JSON, bad UTF-8 and absurd nesting alike.
-        payload = from_json(body)
-    except ValueError as exc:
-        return _whole_body_refusal(node, "body", f"malformed JSON: {exc}")
+    try:  # pydantic-core's parser, duplicate keys refused (see body.py)
+        payload = parse_json(body)
+    except BodyRefused as exc:
+        return _whole_body_refusal(node, exc.field, exc.message)
     if not isinstance(payload, dict):
         return _whole_body_refusal(node, "body", 'expected a JSON object {"orders": [...]}')
     extra = sorted(k for k in payload if k != "orders")
@@ -82,6 +82,10 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
     """Create many orders; ``{"results": [{"order_id", "status", "order" | "detail"}]}``."""
     if node.follower is not None:
         return read_only_refusal(node)
+    try:
+        check_content_type(request.scope["headers"])
+    except BodyRefused as exc:
+        return _whole_body_refusal(node, exc.field, exc.message, exc.status)
     payloads = _read_envelope(await request.body(), node)
     if isinstance(payloads, Response):
         return payloads

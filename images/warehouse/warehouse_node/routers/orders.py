@@ -14,8 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder, parse_order
 from order_contracts.regions import normalize_region
 
+from ..body import BodyRefused, check_content_type, parse_json
 from ..deps import AuthorizedNodeDep, Node
-from ..errors import ReadOnlyBody, error_response, field_error_response
+from ..errors import ReadOnlyBody, error_response, field_error_response, shown
 from ..metrics import NodeMetrics
 from ..openapi import SECURED, OrderPage, error_responses, order_request_body
 from ..replication import ReplicationFailed
@@ -40,7 +41,7 @@ _SINCE_PARAM: dict[str, Any] = {
 _ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": StoredOrder, "description": "stored now"},
     200: {"model": StoredOrder, "description": "already stored with the same payload"},
-    **error_responses(401, 409, 413, 421, 422, 503, 504),
+    **error_responses(401, 409, 413, 415, 421, 422, 503, 504),
 }
 
 
@@ -76,9 +77,13 @@ def conflict_detail(order: Order) -> str:
 
 
 def _refused(
-    metrics: NodeMetrics, payload: Any, regions: tuple[str, ...], errors: list[FieldError]
+    metrics: NodeMetrics,
+    payload: Any,
+    regions: tuple[str, ...],
+    errors: list[FieldError],
+    status_code: int = 422,
 ) -> Response:
-    """422 naming each field at fault; counted and logged with what identifies the order."""
+    """422 (415) naming each field at fault; counted and logged with what identifies it."""
     order_id = payload.get("order_id") if isinstance(payload, dict) else None
     region = payload.get("region") if isinstance(payload, dict) else None
     metrics.orders.labels(home_region_label(payload, regions), "rejected").inc()
@@ -90,7 +95,7 @@ def _refused(
             "errors": "; ".join(f"{e.field}: {e.message}" for e in errors),
         },
     )
-    return field_error_response(errors)
+    return field_error_response(errors, status_code)
 
 
 async def _read_order(request: Request, node: Node) -> Order | Response:
@@ -99,14 +104,12 @@ async def _read_order(request: Request, node: Node) -> Order | Response:
     The body is read and validated here rather than by FastAPI so that malformed JSON, wrong
     types and unknown regions all get the same ``{"detail": [{"field", "message"}]}`` shape.
     """
-    body = await request.body()
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        message = f"malformed JSON: {exc}" if isinstance(exc, ValueError) else "nested too deeply"
-        return _refused(
-            node.metrics, None, node.regions, [FieldError(field="body", message=message)]
-        )
+        check_content_type(request.scope["headers"])
+        payload = parse_json(await request.body())
+    except BodyRefused as exc:
+        errors = [FieldError(field=exc.field, message=exc.message)]
+        return _refused(node.metrics, None, node.regions, errors, exc.status)
     try:
         return parse_order(payload, node.regions)
     except OrderRejected as exc:
@@ -165,7 +168,7 @@ async def get_order(order_id: str, node: AuthorizedNodeDep) -> Response:
     except StoreError as exc:
         return error_response(503, "node", str(exc), _RETRY)
     if record is None:
-        message = f"order {order_id!r} is not stored on {node.settings.region}"
+        message = f"order {shown(order_id)} is not stored on {node.settings.region}"
         return error_response(404, "order_id", message)
     return _json(record.to_json())
 
