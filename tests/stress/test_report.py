@@ -95,7 +95,7 @@ def test_open_loop_latency_includes_the_time_a_stalled_node_made_orders_wait(
     config = StressConfig(
         target="nodes",
         rate=100.0,
-        duration=1.5,
+        duration=3.0,
         orders=None,
         region_mix={"HN": 1.0},
         routing=str(routing_file),
@@ -123,6 +123,8 @@ def test_open_loop_latency_includes_the_time_a_stalled_node_made_orders_wait(
         report = asyncio.run(stalled_run())
     finally:
         os.kill(hn.process.pid, signal.SIGCONT)
-    assert report["totals"]["orders"] == report["totals"]["committed"] == 150
-    assert report["latency_ms"]["max"] >= 450  # the first order due in the stall waited ~0.6 s
-    assert report["latency_ms"]["p50"] < 200  # while most orders were unaffected
+    assert report["totals"]["orders"] == report["totals"]["committed"] == 300
+    latency = report["latency_ms"]
+    assert latency["max"] >= 450  # the first order due in the stall waited ~0.6 s ...
+    # ... while the ~80% due outside it did not: relative, since a loaded machine slows them all
+    assert latency["p50"] < latency["max"] / 2, latency
