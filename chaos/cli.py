@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from order_contracts.version import add_version_flag
 from stress.config import parse_rate
 
 from .campaign import Campaign, CampaignError, CampaignResult
@@ -56,6 +57,7 @@ def _float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     d = CampaignOptions()
     p = _Parser(prog="orders-chaos", description=__doc__.split("\n\n")[0])
+    add_version_flag(p)
     p.add_argument("--trials", type=_int, default=d.trials, help=f"faults to inject ({d.trials})")
     p.add_argument("--seed", type=_int, default=d.seed, help="same seed, same campaign")
     p.add_argument(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import kopf
 
 from order_contracts.regions import ConfigError
+from order_contracts.version import add_version_flag
 
 from . import handlers  # noqa: F401  (registers the handlers with kopf's default registry)
 from .config import ControllerConfig
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Keep the warehouse-routing ConfigMap true (kopf operator, peering on). "
         "Configured by environment variables; see the README's Controller section.",
     )
+    add_version_flag(parser)
     parser.add_argument("--verbose", action="store_true", help="log kopf's debug messages")
     parser.add_argument(
         "--log-format",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from order_contracts.regions import configured_regions, normalize_region
+from order_contracts.version import add_version_flag
 
 DESCRIPTION = (
     "``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway."
@@ -46,6 +47,7 @@ class DemoOptions:
 def parse_args(argv: list[str] | None) -> DemoOptions:
     defaults = DemoOptions()
     parser = argparse.ArgumentParser(prog="orders-demo", description=DESCRIPTION)
+    add_version_flag(parser)
     add = parser.add_argument
     add("--state-dir", type=Path, default=defaults.state_dir, help="data, logs and reports")
     add("--kill", dest="kill_region", default=defaults.kill_region, help="region to kill")

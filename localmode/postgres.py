@@ -28,8 +28,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]  # from the airflow extra (postgres provider)
-
 from .processes import ManagedProcess, free_port, wait_until
 
 SERVER_USER = "postgres"
@@ -81,6 +79,19 @@ def _as_root() -> bool:
 
 def _as_server_user(argv: Sequence[str]) -> list[str]:
     return ["runuser", "-u", SERVER_USER, "--", *argv] if _as_root() else list(argv)
+
+
+def _psycopg2() -> Any:
+    """psycopg2, imported when a database is used: it comes with the ``airflow`` extra, and
+    ``orders-demo --help`` (which imports this module) must work without it."""
+    try:
+        import psycopg2  # type: ignore[import-untyped]  # the airflow extra (postgres provider)
+    except ImportError:
+        raise PostgresError(
+            "psycopg2 is missing: install the Airflow extra "
+            "(pip install 'regional-orders[airflow]')"
+        ) from None
+    return psycopg2
 
 
 class PostgresCluster:
@@ -182,6 +193,7 @@ class PostgresCluster:
         return self
 
     def _connect(self, dbname: str) -> Any:
+        psycopg2 = _psycopg2()
         return psycopg2.connect(
             host="127.0.0.1",
             port=self.port,
@@ -196,7 +208,7 @@ class PostgresCluster:
             raise PostgresError(f"postgres exited during start-up; see {self.process.log_path}")
         try:
             conn = self._connect("postgres")
-        except psycopg2.OperationalError:
+        except _psycopg2().OperationalError:
             return False
         conn.close()
         return True

@@ -28,6 +28,7 @@ from order_contracts.health import read_health_answer
 from order_contracts.logs import configure_json_logging
 from order_contracts.regions import Proximity, configured_proximity, normalize_region
 from order_contracts.routing import RegionObservation, RoutingDocument, build_routing_document
+from order_contracts.version import add_version_flag
 
 log = logging.getLogger("routing-source")
 
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="orders-routing-source",
         description="Keep a routing document true for local warehouse nodes (no cluster needed).",
     )
+    add_version_flag(parser)
     parser.add_argument(
         "--node", action="append", type=parse_node, required=True, help="REGION=URL, once per node"
     )

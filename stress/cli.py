@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 
 from order_contracts import envvars
 from order_contracts.source import RoutingSourceError
+from order_contracts.version import version_line
 
 from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
 from .errors import StressError
@@ -43,6 +44,12 @@ def _parsed(parser: Callable[[str], T], value: str) -> T:
         return parser(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(version_line(PROG))
+        raise typer.Exit(0)
 
 
 @app.command(help="Load the order system through Airflow or straight to the warehouse nodes.")
@@ -120,6 +127,12 @@ def stress(
         int, typer.Option(min=1, help="nodes: tries of one order on a node that may have it")
     ] = 3,
     progress: Annotated[bool, typer.Option(help="show the live progress bar")] = True,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
 ) -> int:
     rate_per_s = None if rate is None else _parsed(parse_rate, rate)
     duration_s = None if duration is None else _parsed(parse_duration, duration)

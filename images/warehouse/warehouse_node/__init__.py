@@ -4,9 +4,6 @@ Layout: ``settings`` (environment + flags), ``store`` (SQLite, knows nothing abo
 ``app`` (the FastAPI factory), ``routers/`` (one module per resource), ``cli`` (``warehouse-node``).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from order_contracts.version import package_version
 
-try:
-    __version__ = version("regional-orders")
-except PackageNotFoundError:  # a bare checkout on sys.path, not installed
-    __version__ = "0.0.0+unknown"
+__version__ = package_version()

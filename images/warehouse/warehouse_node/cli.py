@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from order_contracts import envvars
+from order_contracts.version import add_version_flag
 
 from .app import create_app
 from .integrity import (
@@ -72,6 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
         description="One region's warehouse order shard. Flags override environment variables; "
         "NODE_API_TOKEN is environment-only (a flag would show it in `ps`).",
     )
+    add_version_flag(parser)
     for name, (env, kind, help_text) in FLAGS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{help_text} [{env}]")
     parser.add_argument(
