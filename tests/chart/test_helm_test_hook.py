@@ -42,7 +42,7 @@ def _check(*urls: str) -> subprocess.CompletedProcess[str]:
 def test_script_passes_when_every_node_answers(three_nodes):
     result = _check(*(f"{node.url}/health" for node in three_nodes.values()))
     assert result.returncode == 0, result.stderr
-    assert "all 3 regions answer /health" in result.stdout
+    assert "all 3 services answer /health" in result.stdout
     assert "HCM" in result.stdout and "ok" in result.stdout
 
 

@@ -306,3 +306,14 @@ def test_the_controller_turns_the_follower_service_into_the_regions_read_url(doc
 )
 def test_bad_replication_values_are_refused_with_a_clear_message(values, complaint):
     assert complaint in render_error(values)
+
+
+def test_helm_test_checks_the_followers_too(docs):
+    (pod,) = [d for d in by_kind(docs, "Pod") if d["metadata"]["name"] == "orders-test-health"]
+    urls = pod["spec"]["containers"][0]["command"][4:]
+    assert urls == [
+        "http://orders-warehouse-hcm:8000/health",
+        "http://orders-warehouse-hn:8000/health",
+        "http://orders-warehouse-dn:8000/health",
+        "http://orders-follower-hcm:8000/health",
+    ]

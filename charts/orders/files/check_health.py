@@ -1,4 +1,5 @@
-"""`helm test`: every region's Service answers GET /health with a status other than "down"."""
+"""`helm test`: every region's Service (and follower Service) answers GET /health with a status
+other than "down"."""
 
 import json
 import sys
@@ -20,4 +21,4 @@ for url in sys.argv[2:]:
 if failures:
     print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
     sys.exit(1)
-print(f"all {len(sys.argv) - 2} regions answer /health")
+print(f"all {len(sys.argv) - 2} services answer /health")
