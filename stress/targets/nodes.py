@@ -15,7 +15,13 @@ it is retried on that same node only (the node's idempotency turns a retry into 
 the node stays silent it is reported as failed rather than risking a second copy elsewhere.
 While such an order's home node is down, its followers (``readUrls``) are asked first: one that
 holds the order settles it as committed at home (:mod:`order_contracts.in_doubt`, the DAG's rule
-too)."""
+too).
+
+A request in flight to a node that the background health probe finds unreachable (no answer
+within the probe's timeout: a frozen or partitioned node) is cut short rather than left to its
+full request timeout, so one stalled node does not hold the tool's
+senders, and with them every other region's orders. It may have reached the node, so it is in
+doubt: its home followers are asked, and otherwise it is reported failed, never re-routed."""
 
 from __future__ import annotations
 
@@ -69,6 +75,10 @@ def _first_field(body: bytes) -> str:
         return body[:80].decode(errors="replace")
 
 
+class CutShort(Exception):
+    """A request abandoned because routing marked its node unreachable while it was in flight."""
+
+
 class NodesTarget:
     """Send orders to warehouse nodes. Use as ``async with NodesTarget(...) as target``."""
 
@@ -96,6 +106,10 @@ class NodesTarget:
         self._probes: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._order_urls: dict[str, URL] = {}
+        #: per region, the tasks with a request to it in flight (cancelled when it is cut off)
+        self._in_flight: dict[str, set[asyncio.Task[object]]] = {}
+        self._cut_tasks: set[asyncio.Task[object]] = set()
+        self.cut_short = 0  # requests cut short so far
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -141,6 +155,17 @@ class NodesTarget:
         self._health[region] = health
         if health is not None:
             self._unreachable_until.pop(region, None)
+        else:
+            self._cut(region)
+
+    def _cut(self, region: str) -> None:
+        """The probe got no answer from ``region``: end the requests in flight to it. Their
+        tasks are cancelled and marked, so :meth:`_post_unless_cut` can tell this from a real
+        cancellation (a second Ctrl-C); nothing is added to the normal path but a set add."""
+        for task in self._in_flight.pop(region, set()):
+            if not task.done():
+                self._cut_tasks.add(task)
+                task.cancel()
 
     async def refresh_health(self) -> None:
         assert self.document is not None
@@ -219,12 +244,14 @@ class NodesTarget:
             status: int | None = None
             body, retry_after = b"", False
             try:
-                async with self._session.post(
-                    self._order_url(assignment.url), data=order.body
-                ) as response:
-                    status = response.status
-                    retry_after = "Retry-After" in response.headers
-                    body = await response.read()
+                status, retry_after, body = await self._post_unless_cut(
+                    region, assignment.url, order
+                )
+            except CutShort:
+                self.cut_short += 1
+                cause = f"{region}: cut short after sending, its health probe got no answer"
+                pinned = assignment  # in doubt there: its followers are asked below
+                break  # reported failed now (in doubt), never sent elsewhere
             except aiohttp.ClientConnectorError:
                 outcome = classify(None, sent=False)  # never connected: nothing was sent
                 cause = f"{region} unreachable"
@@ -264,6 +291,31 @@ class NodesTarget:
         return OrderResult.of(
             order, intended, now(), "failed", attempts=attempts, cause=cause + doubt
         )
+
+    async def _post_unless_cut(
+        self, region: str, url: str, order: GeneratedOrder
+    ) -> tuple[int, bool, bytes]:
+        """``POST /order``: (status, has Retry-After, body); :class:`CutShort` if routing marks
+        ``region`` unreachable first (the request is then abandoned: it may have arrived)."""
+        assert self._session is not None
+        task = asyncio.current_task()
+        assert task is not None
+        waiting = self._in_flight.setdefault(region, set())
+        waiting.add(task)
+        try:
+            async with self._session.post(self._order_url(url), data=order.body) as response:
+                return response.status, "Retry-After" in response.headers, await response.read()
+        except asyncio.CancelledError:
+            if task not in self._cut_tasks:
+                raise  # cancelled from outside: not ours to swallow
+            self._cut_tasks.discard(task)
+            task.uncancel()
+            raise CutShort(region) from None
+        finally:
+            # The task is in ``waiting`` only while suspended in the request above, so a cut
+            # always lands there as CancelledError (at worst after the answer arrived: then
+            # the order is reported in doubt although it was stored, never the reverse).
+            waiting.discard(task)
 
     # --- in doubt --------------------------------------------------------------------------
 
