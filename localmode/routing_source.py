@@ -23,9 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from order_contracts.health import read_health_answer
 from order_contracts.logs import configure_json_logging
+from order_contracts.metrics import part_registry
 from order_contracts.regions import Proximity, configured_proximity, normalize_region
 from order_contracts.routing import RegionObservation, RoutingDocument, build_routing_document
 from order_contracts.version import add_version_flag
@@ -45,6 +49,30 @@ def probe_ready_endpoints(client: httpx.Client, url: str) -> int:
         return 0
     health = read_health_answer(response.status_code, response.content)
     return 1 if health is not None and health.accepts_orders else 0
+
+
+class _RoutingCollector(Collector):
+    """The published document at scrape time: what the DAG would read right now."""
+
+    def __init__(self, source: LocalRoutingSource):
+        self._source = source
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        document = self._source.document
+        ready = GaugeMetricFamily(
+            "warehouse_routing_region_ready",
+            "1 when the region's warehouse is ready in the published routing document, else 0",
+            labels=["region"],
+        )
+        for region in self._source.nodes:
+            state = document.regions.get(region) if document else None
+            ready.add_metric([region], 1.0 if state is not None and state.ready else 0.0)
+        yield ready
+        yield GaugeMetricFamily(
+            "warehouse_routing_generation",
+            "generation of the published routing document (0: none yet)",
+            value=document.generation if document else 0,
+        )
 
 
 class LocalRoutingSource:
@@ -69,6 +97,9 @@ class LocalRoutingSource:
         probes = len(nodes) + sum(len(urls) for urls in self.followers.values())
         self._pool = ThreadPoolExecutor(max_workers=max(1, probes))
         self._lock = threading.Lock()
+        #: ``GET /metrics``: process metrics and per-region readiness (docs/observability.md)
+        self.registry = part_registry()
+        self.registry.register(_RoutingCollector(self))
 
     def poll_once(self) -> RoutingDocument:
         regions = list(self.nodes)
@@ -134,6 +165,14 @@ class LocalRoutingSource:
                     status = 200 if document else 503
                 elif self.path == "/health":
                     body, status = b'{"status":"ok"}', 200
+                elif self.path == "/metrics":
+                    body = generate_latest(source.registry)
+                    self.send_response(200)
+                    self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 else:
                     body, status = b'{"detail":"not found"}', 404
                 self.send_response(status)

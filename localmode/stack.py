@@ -147,8 +147,10 @@ def start_routing_source(stack: LocalStack) -> None:
 
 
 def start_prometheus(stack: LocalStack) -> None:
-    """Prometheus scraping every node with the chart's alert rules, as a cluster's would."""
+    """Prometheus scraping every node and the routing source with the chart's alert rules."""
     targets = [ScrapeTarget("warehouse", url, region) for region, url in stack.node_urls.items()]
+    if stack.routing_url:
+        targets.append(ScrapeTarget("routing-source", stack.routing_url.rsplit("/", 1)[0]))
     process, stack.prometheus_url = prometheus_process(
         targets, stack.state_dir / "prometheus", interval=SCRAPE_INTERVAL, rules=rules_with(None)
     )

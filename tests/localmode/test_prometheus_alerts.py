@@ -127,7 +127,7 @@ def test_the_demo_s_promql_answers_count_orders_per_region_and_fallbacks(
     assert answers.p99_ms is not None and 0 < answers.p99_ms < 5000
 
 
-def test_the_local_stack_s_prometheus_scrapes_every_node_and_the_summary_reads_it(
+def test_the_local_stack_s_prometheus_scrapes_every_part_and_the_summary_reads_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from localmode.demo_report import print_prometheus
@@ -143,6 +143,18 @@ def test_the_local_stack_s_prometheus_scrapes_every_node_and_the_summary_reads_i
             ALERT_TIMEOUT,
             interval=0.2,
             what="every node scraped by the stack's Prometheus",
+        )
+
+        def routing_seen() -> bool:
+            ready = query(
+                stack.prometheus_url,
+                'sum(warehouse_routing_region_ready{component="routing-source"})',
+            )
+            return bool(ready) and ready[0]["value"][1] == str(len(stack.node_urls))
+
+        wait_until(routing_seen, ALERT_TIMEOUT, interval=0.2, what="routing source scraped")
+        assert query(
+            stack.prometheus_url, 'process_resident_memory_bytes{component="routing-source"}'
         )
         print_prometheus(stack.prometheus_url, 60)
         assert stack.prometheus is not None
