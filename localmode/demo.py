@@ -1,6 +1,6 @@
 """``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway.
 
-1. three warehouse nodes, the routing source, Prometheus scraping the nodes and the routing source (when installed),
+1. three warehouse nodes, the routing source, Prometheus scraping both (when installed),
    PostgreSQL + Airflow (``LocalStack``);
 2. phase 1 — orders one DAG run each, at a steady rate; a quarter of the way in, one node is
    killed with SIGKILL, stays down, and is restarted on the same data directory;
