@@ -35,6 +35,7 @@ from .litestream import config_text
 from .logs import configure_logging
 from .restore import RestoreError, RestoreOutcome, restore_if_missing
 from .settings import NodeSettings
+from .slow_clients import guarded_protocol
 from .store import OrderStore, StoreError
 
 SWITCH_INTERVAL_SECONDS = 0.0005
@@ -150,7 +151,9 @@ def serve(app: FastAPI, settings: NodeSettings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a read deadline and a connection cap (slow_clients.py).
+        http=guarded_protocol(settings.request_read_timeout, settings.max_connections),
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_config=None,
         access_log=settings.access_log,
         server_header=False,

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from order_contracts.orders import FieldError, StoredOrder
@@ -30,6 +31,7 @@ _FIELD_BY_STATUS = {
     404: "path",
     405: "method",
     413: "body",
+    408: "body",
     415: "content-type",
     500: "node",
     503: "node",
@@ -130,7 +132,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "node", "internal error; see the node's log")
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client went away mid-body, or the read deadline closed it (slow_clients.py): not a
+    bug to log as one. The answer goes nowhere; the metrics record a 408."""
+    return error_response(408, "body", "the request body did not arrive")
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)

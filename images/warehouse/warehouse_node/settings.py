@@ -80,6 +80,13 @@ class NodeSettings(BaseSettings):
         "", validation_alias="NODE_REPLICA_S3_SECRET_ACCESS_KEY", repr=False
     )
     file_check_seconds: float = Field(1.0, gt=0, validation_alias="NODE_FILE_CHECK_SECONDS")
+    # Slow clients (docs/node.md#slow-clients): a request must arrive whole within this bound;
+    # idle keep-alive connections close after keep_alive_seconds; open connections are capped.
+    request_read_timeout: float = Field(
+        10.0, gt=0, le=3600, validation_alias="NODE_REQUEST_READ_TIMEOUT_SECONDS"
+    )
+    keep_alive_seconds: int = Field(5, ge=1, le=3600, validation_alias="NODE_KEEP_ALIVE_SECONDS")
+    max_connections: int = Field(1024, ge=1, validation_alias="NODE_MAX_CONNECTIONS")
     quick_check_seconds: float = Field(
         QUICK_CHECK_SECONDS, ge=0, validation_alias="NODE_QUICK_CHECK_SECONDS"
     )

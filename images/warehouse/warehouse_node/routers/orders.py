@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from order_contracts.orders import FieldError, Order, OrderRejected, StoredOrder, parse_order
 from order_contracts.regions import normalize_region
@@ -107,6 +108,8 @@ async def _read_order(request: Request, node: Node) -> Order | Response:
     try:
         check_content_type(request.scope["headers"])
         payload = parse_json(await request.body())
+    except ClientDisconnect:  # gone mid-body, or closed by the read deadline: nobody to tell
+        return error_response(408, "body", "the request body did not arrive")
     except BodyRefused as exc:
         errors = [FieldError(field=exc.field, message=exc.message)]
         return _refused(node.metrics, None, node.regions, errors, exc.status)
