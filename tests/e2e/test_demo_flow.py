@@ -29,8 +29,11 @@ def demo(tmp_path_factory):
         down_s=5.0,
         min_fallbacks=3,
         restart_at=0.55,
-        max_down_s=40.0,
-        retry_delay_s=15.0,
+        # The node stays down until fallbacks happened: on a loaded machine Airflow may assign
+        # no order of the region for tens of seconds, so the bound is wide (80 s), and the
+        # retry budget (3 x 30 s) stays above it so orders cut by the kill are retried at home.
+        max_down_s=80.0,
+        retry_delay_s=30.0,
         batch_orders=40,
         batch_size=20,
         invalid_ratio=0.05,

@@ -1,6 +1,10 @@
-"""``orders-stress --target airflow`` end to end: a real Airflow 3 (api-server, scheduler,
-dag-processor, triggerer; LocalExecutor on PostgreSQL) running ``order_workflow`` against three
-real nodes. One Airflow serves the module's tests (it takes a while to start)."""
+"""A real Airflow 3 (api-server, scheduler, dag-processor, triggerer; LocalExecutor on
+PostgreSQL, started by ``localmode.airflow``) running ``order_workflow`` against three real
+nodes: driven through the REST API directly, then by ``orders-stress --target airflow``.
+
+One Airflow serves the module's tests: starting one takes a minute or more of both cores, and
+the suite's budget (15 minutes) has room for few.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from localmode.airflow import AirflowSettings, local_airflow
+from localmode.airflow import AirflowSettings, LocalAirflow, local_airflow
 from tests.conftest import REGIONS, RunningNode
 from tests.stress.conftest import run_cli, stored_orders, write_routing
+from tests.support.orders import order, stored_ids
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -23,7 +28,9 @@ def airflow_routing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def airflow_url(tmp_path_factory: pytest.TempPathFactory, airflow_routing: Path) -> Iterator[str]:
+def airflow(
+    tmp_path_factory: pytest.TempPathFactory, airflow_routing: Path
+) -> Iterator[LocalAirflow]:
     env = {
         "ORDER_ROUTING_SOURCE": str(airflow_routing),
         "ORDER_REGIONS": ",".join(REGIONS),
@@ -32,12 +39,40 @@ def airflow_url(tmp_path_factory: pytest.TempPathFactory, airflow_routing: Path)
     }
     state = tmp_path_factory.mktemp("airflow")
     settings = AirflowSettings(parallelism=8, api_workers=1)  # light: tests share 2 cores
-    with local_airflow(state, settings, env, wait_for=("order_workflow",)) as airflow:
-        yield airflow.url
+    with local_airflow(state, settings, env, wait_for=("order_workflow",)) as running:
+        yield running
+
+
+@pytest.fixture
+def airflow_url(airflow: LocalAirflow) -> str:
+    return airflow.url
 
 
 def airflow_args(url: str, run_id: str, *extra: str) -> list[str]:
     return ["--target", "airflow", "--endpoint", url, "--run-id", run_id, *extra]
+
+
+def test_orders_triggered_through_the_rest_api_land_on_their_nodes(
+    three_nodes: dict[str, RunningNode], airflow: LocalAirflow, airflow_routing: Path
+) -> None:
+    write_routing(three_nodes, airflow_routing)
+    single = order("HN")
+    batch = [order(region) for region in ("HCM", "HCM", "DN")]
+
+    with airflow.client() as client:
+        one = client.trigger("order_workflow", {"order": single})
+        many = client.trigger("order_workflow", {"orders": batch})
+        states = [client.wait_run("order_workflow", run, 240) for run in (one, many)]
+        one_result = client.xcom("order_workflow", one, "process")
+        many_result = client.xcom("order_workflow", many, "process")
+
+    assert states == ["success", "success"]
+    assert one_result["orders"][0]["assigned_node"] == "HN"
+    assert one_result["orders"][0]["status"] == "committed"
+    assert many_result["counts"] == {"committed": 3}
+    assert stored_ids(three_nodes["HN"]) == [single["order_id"]]
+    assert sorted(stored_ids(three_nodes["HCM"])) == sorted(o["order_id"] for o in batch[:2])
+    assert stored_ids(three_nodes["DN"]) == [batch[2]["order_id"]]
 
 
 def test_per_order_runs_are_accepted_by_airflow_and_committed_on_a_warehouse(
