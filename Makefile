@@ -49,7 +49,7 @@ clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
 
 # Kubernetes (scripts/kind-up.sh): a kind cluster with the chart, Airflow and both images.
-.PHONY: kind-up kind-down minikube-up
+.PHONY: kind-up kind-down kind-smoke minikube-up
 KIND_CLUSTER ?= regional-orders
 
 kind-up: bootstrap
@@ -57,6 +57,10 @@ kind-up: bootstrap
 
 kind-down:
 	kind delete cluster --name $(KIND_CLUSTER)
+
+# Up, stress Job, one region's pod deleted, every order verified once (docs/kubernetes.md).
+kind-smoke: bootstrap
+	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/kind-smoke.sh $(SMOKE_ARGS)
 
 minikube-up: bootstrap
 	bash scripts/minikube-up.sh

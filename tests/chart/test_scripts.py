@@ -60,6 +60,52 @@ def test_makefile_has_kind_targets():
     result = subprocess.run(["make", "-n", "kind-down"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "kind delete cluster --name regional-orders" in result.stdout
+    result = subprocess.run(
+        ["make", "-n", "kind-smoke", "SMOKE_ARGS=--keep"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bash scripts/kind-smoke.sh --keep" in result.stdout
+
+
+SMOKE = ROOT / "scripts" / "kind-smoke.sh"
+
+
+def _smoke(*args: str) -> subprocess.CompletedProcess[str]:
+    # argument parsing comes before `need docker kind ...`: this runs without either
+    return subprocess.run(["bash", str(SMOKE), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_kind_smoke_help_exits_zero_and_names_its_flags():
+    result = _smoke("--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--keep", "--replication", "--region", "--orders", "--values"):
+        assert flag in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "unknown argument: --bogus"),
+        (["--orders", "many"], "--orders must be a positive integer"),
+        (["--orders", "0"], "--orders must be a positive integer"),
+        (["--region"], "--region needs a value"),
+        (["--region", "hn;rm"], "--region must be a region name"),
+    ],
+)
+def test_kind_smoke_refuses_bad_arguments_in_one_line(args, message):
+    result = _smoke(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+
+
+def test_kind_smoke_reuses_kind_up_and_the_revisioned_stress_job():
+    text = SMOKE.read_text()
+    assert 'bash "$root/scripts/kind-up.sh"' in text  # the cluster logic lives once
+    assert "install_orders --reuse-values" in text  # k8s-common.sh's install, not a second one
+    assert '-l "$STRESS_SELECTOR"' in text  # the Job is found by label: its name has the revision
+    assert "trap teardown EXIT" in text
 
 
 SYSTEM_LABEL = "orders.routing.io/system"
