@@ -23,7 +23,7 @@ typecheck:
 	$(BIN)/mypy
 
 # Both cores: see tests/conftest.py for how tests are grouped (PYTEST_XDIST= runs serially).
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+PYTEST_XDIST ?= -n 2 --dist loadgroup --no-loadscope-reorder
 pytest:
 	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 

@@ -121,6 +121,16 @@ def three_nodes(node_factory: NodeFactory) -> dict[str, RunningNode]:
 AIRFLOW_FIXTURES = frozenset({"airflow_db", "order_dag"})
 
 
+REAL_AIRFLOW_GROUP = "real-airflow"
+#: groups that take minutes (``--durations``), in the order workers should start them
+LONGEST_GROUPS = (
+    REAL_AIRFLOW_GROUP,
+    "tests/chaos/test_campaign.py",
+    "tests/dag/test_order_workflow.py",
+    "tests/stress/test_routing_and_exit_codes.py",
+)
+
+
 # first: pytest-xdist reads the xdist_group marks in its own collection_modifyitems
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -130,12 +140,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     A module stays on one worker so its module-scoped fixtures start once; two Airflow stacks at
     a time would starve each other on 2 cores, so they run one after another while the other
     worker takes everything else.
+
+    The longest groups go first (the Makefile passes ``--no-loadscope-reorder``, so groups are
+    handed out in this order): the Airflow group is several minutes of one worker, and started
+    last it would be the suite's tail.
     """
+    groups: dict[str, str] = {}
     for item in items:
         if AIRFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.airflow)  # dag.test(): `make test-fast` leaves it out
         if item.get_closest_marker("airflow") and item.get_closest_marker("slow"):
-            group = "real-airflow"
+            group = REAL_AIRFLOW_GROUP
         else:
             group = item.nodeid.split("::", 1)[0]
+        groups[item.nodeid] = group
         item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(
+        key=lambda item: (
+            LONGEST_GROUPS.index(groups[item.nodeid])
+            if groups[item.nodeid] in LONGEST_GROUPS
+            else len(LONGEST_GROUPS)
+        )
+    )
