@@ -37,7 +37,12 @@ def run_demo(options: DemoOptions) -> DemoResult:
     options.state_dir.mkdir(parents=True)
     stages = (5 if options.batch_orders > 0 else 4) + (1 if prometheus_available() else 0)
     steps = Steps(total=stages)
-    with local_stack(options.state_dir, retry_delay_s=options.retry_delay_s, step=steps) as stack:
+    with local_stack(
+        options.state_dir,
+        retry_delay_s=options.retry_delay_s,
+        airflow_settings=options.airflow,
+        step=steps,
+    ) as stack:
         started = time.monotonic()
         result = asyncio.run(run_phases(stack, options, steps))
         print_summary(result)

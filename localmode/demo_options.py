@@ -9,6 +9,8 @@ from pathlib import Path
 from order_contracts.regions import configured_regions, normalize_region
 from order_contracts.version import add_version_flag
 
+from .airflow import AirflowSettings
+
 DESCRIPTION = (
     "``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway."
 )
@@ -42,6 +44,8 @@ class DemoOptions:
     retry_delay_s: float = 20.0
     seed: int = 7
     keep: bool = False
+    #: Airflow's tuning (None: the tuned defaults); the suite runs a lighter one
+    airflow: AirflowSettings | None = None
 
 
 def parse_args(argv: list[str] | None) -> DemoOptions:

@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from localmode.airflow import AirflowSettings
 from localmode.demo import DemoOptions, run_demo
 
 # The whole flow (Airflow start-up included) runs in the module fixture: bound it as a whole.
@@ -38,6 +39,9 @@ def demo(tmp_path_factory):
         batch_size=20,
         invalid_ratio=0.05,
         seed=11,
+        # one api-server worker and few task processes: the suite shares 2 cores, and this
+        # run needs a fraction of what the tuned defaults are for
+        airflow=AirflowSettings(api_workers=1, parallelism=8),
     )
     return run_demo(options), options
 
