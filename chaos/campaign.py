@@ -280,7 +280,11 @@ class Campaign:
         """Heal anything left, wait for every node, read every shard directly."""
         restore_errors = await asyncio.to_thread(self.cluster.restorer.restore_all)
         for region in self.cluster.regions:
-            await asyncio.to_thread(self.cluster.ensure_node_running, region)
+            try:
+                await asyncio.to_thread(self.cluster.ensure_node_running, region)
+            except RuntimeError as exc:  # ClusterError, or a node refusing to start (exit 2)
+                # Still check and report: its shard is then unreadable, which fails the run.
+                restore_errors.append(f"node {region} did not start again: {exc}")
         results = sorted(self.recorder.results, key=lambda r: r.index)
         verification = await verify(
             results,
