@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 
@@ -156,3 +157,55 @@ def test_minikube_labels_its_single_node_as_the_system_node():
     )
     text = (ROOT / "scripts" / "minikube-up.sh").read_text()
     assert 'kubectl label node --all --overwrite "$SYSTEM_NODE_LABEL=true"' in text
+
+
+def _verify_paragraph(log: str) -> str:
+    """The script's own extraction (its sed line, run by bash) applied to a Job log."""
+    (line,) = [ln for ln in SMOKE.read_text().splitlines() if ln.startswith("verify_block=")]
+    result = subprocess.run(
+        ["bash", "-c", f'log=$(cat); {line}; printf "%s" "$verify_block"'],
+        input=log,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_kind_smoke_reads_the_real_stress_verify_report(ok):
+    # the stress tool's real printer, as in a Job's log (not a terminal: wrapped at 80 columns)
+    from rich.console import Console
+
+    from stress.report import print_verification
+
+    out = io.StringIO()
+    console = Console(file=out, width=80)
+    console.print("sent: 1000 orders")
+    print_verification(
+        {
+            "ok": ok,
+            "acknowledged": 1000,
+            "found_exactly_once": 1000 if ok else 998,
+            "lost": 0 if ok else 2,
+            "duplicated": 0,
+            "refused_but_stored": 0,
+            "stored_per_node": {"HCM": 333, "HN": 334, "DN": 333},
+            "unreadable_nodes": {},
+            "samples": {
+                "lost": [] if ok else ["r-1", "r-2"],
+                "duplicated": [],
+                "refused_but_stored": [],
+            },
+        },
+        console,
+    )
+    console.print("result: PASSED" if ok else "result: FAILED")
+    console.print('{"verify": {"ok": true}}')
+    paragraph = _verify_paragraph(out.getvalue())
+    assert paragraph.startswith("verify: ok" if ok else "verify: FAILED")
+    # the whole wrapped paragraph, samples included, up to the verdict
+    assert "stored per node: HCM=333" in paragraph and ("lost: r-1" in paragraph) is not ok
+    assert paragraph.rstrip().endswith("result: PASSED" if ok else "result: FAILED")
+    # the script's pass test: [[ $verify_block == "verify: ok"* ]]
+    assert 'verify_block != "verify: ok"*' in SMOKE.read_text()
