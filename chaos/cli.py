@@ -65,13 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(d.faults),
         help=f"comma-separated kinds, cycled through in a seeded order ({', '.join(FAULT_KINDS)})",
     )
-    p.add_argument("--target", choices=("nodes", "airflow"), default=d.target)
+    p.add_argument(
+        "--target",
+        choices=("nodes", "airflow"),
+        default=d.target,
+        help=f"send orders to the nodes or through Airflow ({d.target})",
+    )
     p.add_argument("--rate", default=str(d.rate), help=f"orders per second, open loop ({d.rate:g})")
     p.add_argument("--window", default="2-5", help="fault duration in seconds, LOW-HIGH (2-5)")
     p.add_argument("--lead", default="1-3", help="quiet seconds before each fault (1-3)")
     p.add_argument("--slow", type=_float, default=d.slow_s, help="slow: added s per chunk (0.5)")
     p.add_argument("--batch-size", type=_int, default=d.batch_size, help="orders per DAG run")
-    p.add_argument("--invalid-ratio", type=_float, default=d.invalid_ratio)
+    p.add_argument(
+        "--invalid-ratio",
+        type=_float,
+        default=d.invalid_ratio,
+        help=f"share of deliberately invalid orders ({d.invalid_ratio:g})",
+    )
     p.add_argument("--timeout", type=_float, default=d.timeout, help="node request timeout s")
     p.add_argument("--disk-size", default=d.disk_size, help="tmpfs per node for disk-full (64m)")
     p.add_argument("--state-dir", type=Path, default=d.state_dir, help="data and logs (.chaos)")

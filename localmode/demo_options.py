@@ -58,11 +58,23 @@ def parse_args(argv: list[str] | None) -> DemoOptions:
     add("--rate", type=float, default=defaults.rate, help="phase 1 DAG runs per second")
     add("--seconds", type=float, default=defaults.seconds, help="phase 1 length")
     add("--down", dest="down_s", type=float, default=defaults.down_s, help="min seconds down")
-    add("--max-down", dest="max_down_s", type=float, default=defaults.max_down_s)
+    add(
+        "--max-down",
+        dest="max_down_s",
+        type=float,
+        default=defaults.max_down_s,
+        help="longest seconds the killed node stays down (below 3 x --retry-delay)",
+    )
     add("--batch-orders", type=int, default=defaults.batch_orders, help="phase 2 orders (0: skip)")
     add("--batch-size", type=int, default=defaults.batch_size, help="phase 2 orders per run")
-    add("--retry-delay", dest="retry_delay_s", type=float, default=defaults.retry_delay_s)
-    add("--seed", type=int, default=defaults.seed)
+    add(
+        "--retry-delay",
+        dest="retry_delay_s",
+        type=float,
+        default=defaults.retry_delay_s,
+        help="seconds between the DAG's tries of one order",
+    )
+    add("--seed", type=int, default=defaults.seed, help="random seed: the same seed, same orders")
     add("--keep", action="store_true", help="leave everything running until Ctrl-C")
     args = parser.parse_args(argv)
     options = DemoOptions(**vars(args))

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="routing.json to keep current")
     parser.add_argument("--history", type=Path, help="append every change as a JSON line")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="serve /routing.json (0: off)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
     parser.add_argument(

@@ -95,8 +95,12 @@ def stress(
     run_id: Annotated[
         str | None, typer.Option(help="prefix of every order id [default: random]")
     ] = None,
-    airflow_user: Annotated[str, typer.Option(envvar="AIRFLOW_USERNAME")] = "admin",
-    airflow_password: Annotated[str, typer.Option(envvar="AIRFLOW_PASSWORD")] = "admin",  # noqa: S107
+    airflow_user: Annotated[
+        str, typer.Option(envvar="AIRFLOW_USERNAME", help="Airflow API user (--target airflow)")
+    ] = "admin",
+    airflow_password: Annotated[
+        str, typer.Option(envvar="AIRFLOW_PASSWORD", help="Airflow API password")
+    ] = "admin",  # noqa: S107
     node_token: Annotated[
         str | None, typer.Option(envvar=envvars.NODE_API_TOKEN, help="nodes' bearer token, if set")
     ] = None,

@@ -1,5 +1,6 @@
 """Every console script answers ``--help`` and ``--version`` with exit 0 (issue 15, item 7),
-and ``orders-demo --help`` works without the Airflow extra (no psycopg2, no airflow)."""
+every option has help text, and ``orders-demo --help`` works without the Airflow extra (no
+psycopg2, no airflow)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ IMAGE_SCRIPTS: dict[str, str] = tomllib.loads(
 
 
 def run_entry_point(
-    target: str, *args: str, blocked: tuple[str, ...] = ()
+    target: str, *args: str, blocked: tuple[str, ...] = (), prelude: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """Call ``module:function`` as its console script would, in a fresh interpreter; modules in
-    ``blocked`` fail to import there, as when their distribution is not installed."""
+    ``blocked`` fail to import there, as when their distribution is not installed; ``prelude``
+    runs first."""
     module, function = target.split(":")
     code = (
-        "import sys\n"
+        prelude + "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"
         f"sys.argv = [{module!r}, *{list(args)!r}]\n"
         f"from {module} import {function}\n"
@@ -56,3 +58,39 @@ def test_orders_demo_help_needs_no_airflow_extra() -> None:
     helped = run_entry_point(SCRIPTS["orders-demo"], "--help", blocked=blocked)
     assert helped.returncode == 0, helped.stderr
     assert "usage: orders-demo" in helped.stdout
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SCRIPTS if n != "orders-stress"))
+def test_every_argparse_option_has_help_text(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process (a fresh interpreter per script is slow on shared cores): the parser that
+    would print ``--help`` is caught and its options read."""
+    import argparse
+    import importlib
+
+    seen: list[argparse.ArgumentParser] = []
+    monkeypatch.setattr(
+        argparse.ArgumentParser, "print_help", lambda self, file=None: seen.append(self)
+    )
+    monkeypatch.setattr(sys, "argv", [name, "--help"])
+    module, function = SCRIPTS[name].split(":")
+    with pytest.raises(SystemExit) as exited:
+        getattr(importlib.import_module(module), function)()
+    assert exited.value.code in (0, None)
+    (parser,) = seen
+    missing = [
+        a.option_strings[0] if a.option_strings else a.dest
+        for a in parser._actions
+        if not a.help and not isinstance(a, argparse._HelpAction)
+    ]
+    assert missing == []
+
+
+def test_every_stress_option_has_help_text() -> None:
+    import typer
+
+    from stress.cli import app
+
+    command = typer.main.get_command(app)
+    options = [p for p in command.params if p.param_type_name == "option"]
+    assert options
+    assert [p.name for p in options if not p.help] == []
