@@ -9,7 +9,7 @@ from pathlib import Path
 from order_contracts.regions import configured_regions, normalize_region
 from order_contracts.version import add_version_flag
 
-from .airflow import AirflowSettings
+from .airflow_settings import AirflowSettings
 
 DESCRIPTION = (
     "``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway."
