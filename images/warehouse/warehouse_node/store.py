@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from order_contracts.orders import Order
 
-from .integrity import FileWatch, rescue_path, write_tombstone
+from .file_loss import FileWatch, rescue_path, write_tombstone
 from .migrations import SchemaTooNew, migrate
 
 log = logging.getLogger("warehouse_node.store")
