@@ -28,13 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from types import TracebackType
 
 import aiohttp
 from yarl import URL
 
-from order_contracts.health import Health, read_health_answer
+from order_contracts.health import Health
 from order_contracts.in_doubt import (
     InDoubtResolution,
     Lookup,
@@ -48,17 +47,15 @@ from order_contracts.routing import (
     RoutingDocument,
     assign_warehouse,
 )
-from order_contracts.source import RoutingSourceError, load_routing_document
+from order_contracts.source import load_routing_document
 
 from ..engine import Unit
 from ..http import client_session
 from ..orders import GeneratedOrder
 from ..results import OrderResult, Recorder
+from .node_health import NodeHealthView
 
 JSON = {"Content-Type": "application/json"}
-#: how often the routing document is read again (the controller may have changed it): a region
-#: that recovered is routed to again within about this long (the fault campaign's bar is 2 s)
-ROUTING_REFRESH_S = 1.0
 
 
 def _hint(status: int | None) -> str:
@@ -79,7 +76,7 @@ class CutShort(Exception):
     """A request abandoned because routing marked its node unreachable while it was in flight."""
 
 
-class NodesTarget:
+class NodesTarget(NodeHealthView):
     """Send orders to warehouse nodes. Use as ``async with NodesTarget(...) as target``."""
 
     def __init__(
@@ -142,65 +139,12 @@ class NodesTarget:
         assert self.document is not None
         return {region: route.url for region, route in self.document.regions.items()}
 
-    # --- health ----------------------------------------------------------------------------
-
-    async def _probe_one(self, region: str, url: str) -> None:
-        assert self._probes is not None
-        health: Health | None = None
-        try:
-            async with self._probes.get(f"{url}/health") as response:
-                health = read_health_answer(response.status, await response.read())
-        except Exception:  # unreachable, timed out, a bad URL: all mean "cannot take orders"
-            health = None
-        self._health[region] = health
-        if health is not None:
-            self._unreachable_until.pop(region, None)
-        else:
-            self._cut(region)
-
-    def _cut(self, region: str) -> None:
-        """The probe got no answer from ``region``: end the requests in flight to it. Their
-        tasks are cancelled and marked, so :meth:`_post_unless_cut` can tell this from a real
-        cancellation (a second Ctrl-C); nothing is added to the normal path but a set add."""
-        for task in self._in_flight.pop(region, set()):
-            if not task.done():
-                self._cut_tasks.add(task)
-                task.cancel()
-
-    async def refresh_health(self) -> None:
-        assert self.document is not None
-        routes = self.document.regions.items()
-        await asyncio.gather(*(self._probe_one(region, route.url) for region, route in routes))
-
-    async def _refresh_loop(self) -> None:
-        last_routing = time.monotonic()
-        while True:
-            await asyncio.sleep(self.health_ttl)
-            if time.monotonic() - last_routing >= ROUTING_REFRESH_S:
-                last_routing = time.monotonic()
-                # a document that cannot be read now keeps the last good one in use
-                with contextlib.suppress(RoutingSourceError):
-                    self.document = await asyncio.to_thread(
-                        load_routing_document, self.routing_source
-                    )
-            await self.refresh_health()
-
-    def _probe(self, region: str, url: str) -> Health | None:
-        """The health probe handed to ``assign_warehouse``: the cached answer."""
-        until = self._unreachable_until.get(region)
-        if until is not None and time.monotonic() < until:
-            return None
-        return self._health.get(region)
-
     def _order_url(self, base: str) -> URL:
         """``POST /order`` URLs, parsed once per node instead of once per request."""
         url = self._order_urls.get(base)
         if url is None:
             url = self._order_urls[base] = URL(f"{base.rstrip('/')}/order")
         return url
-
-    def _mark_unreachable(self, region: str) -> None:
-        self._unreachable_until[region] = time.monotonic() + self.health_ttl
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -318,13 +262,6 @@ class NodesTarget:
             waiting.discard(task)
 
     # --- in doubt --------------------------------------------------------------------------
-
-    def _home_down(self, order: GeneratedOrder, pinned: Assignment) -> bool:
-        """The order is in doubt on its home node, and that node does not serve now."""
-        if pinned.region != order.region:
-            return False
-        health = self._probe(pinned.region, pinned.url)
-        return health is None or health.status == "down"
 
     async def _lookup(self, url: str, order_id: str) -> Lookup:
         assert self._session is not None

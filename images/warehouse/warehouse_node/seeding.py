@@ -13,7 +13,8 @@ from datetime import datetime
 
 from order_contracts.orders import Order
 
-from .store import _INSERT, OrderStore, StoreClosed, _connect, canonical_payload, utc_timestamp
+from .records import _INSERT, StoreClosed, _connect, canonical_payload, utc_timestamp
+from .store import OrderStore
 
 #: ``(order_id, fingerprint, home_region, fulfilled_by, created_at, payload)``
 Row = tuple[str, str, str, str, str, str]
