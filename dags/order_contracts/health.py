@@ -17,11 +17,11 @@ class Health(BaseModel):
     status: HealthStatus
     region: str
     orders: int = Field(ge=0, description="orders stored on this shard")
-    in_flight: int = Field(
-        ge=0, description="orders being served now (a bulk request counts its orders)"
-    )
+    in_flight: int = Field(ge=0, description="requests being served now (a bulk request is one)")
     recent_rps: float = Field(
-        ge=0, description="orders (bulk: each order) per second over the last few seconds"
+        ge=0,
+        description="requests per second over the last few seconds (a bulk request adds its"
+        " orders, each weighted by NODE_BULK_ORDER_WEIGHT)",
     )
     load: float = Field(ge=0, description="max(in_flight/limit, recent_rps/limit)")
     version: str

@@ -106,29 +106,32 @@ def test_the_controller_registry_carries_process_metrics_and_no_created_series()
     assert "_created" not in text
 
 
-def test_health_load_counts_a_bulk_requests_orders(node_factory: NodeFactory) -> None:
-    """Routing reads ``load``: a node that just took 1,000 orders in one request is busy."""
-    node = node_factory("HN", env={"NODE_MAX_RPS": "50"})
+def test_health_load_counts_a_bulk_requests_orders_by_their_weight(
+    node_factory: NodeFactory,
+) -> None:
+    """Routing reads ``load``: a node that just took 1,000 orders in one request is busy, by
+    what those orders cost (``NODE_BULK_ORDER_WEIGHT``), not as one request."""
+    node = node_factory("HN", env={"NODE_MAX_RPS": "10", "NODE_BULK_ORDER_WEIGHT": "0.1"})
     orders = [seed_order(f"load-bulk-{i}", "HN") for i in range(1000)]
     with node.client() as http:
         assert http.get("/health").json()["status"] == "ok"
         answer = http.post("/orders", json={"orders": orders}, timeout=60)
         assert answer.status_code == 200
         health = Health.model_validate(http.get("/health").json())
-    # 1,000 orders in a 5 s window: >= 200 orders/s, 4 x NODE_MAX_RPS (one request would be 0.2/s)
-    assert health.recent_rps >= 1000 / WINDOW_SECONDS
+    # 1,000 x 0.1 = 100 in a 5 s window: >= 20/s, 2 x NODE_MAX_RPS (one request: 0.2/s)
+    assert health.recent_rps >= 100 / WINDOW_SECONDS
     assert health.load >= 1
     assert health.status == "degraded"
     assert health.in_flight == 0  # released when answered
 
 
-def test_load_tracker_counts_units_in_flight() -> None:
+def test_load_tracker_counts_requests_in_flight_and_weighted_orders_in_the_rate() -> None:
     tracker = LoadTracker(max_in_flight=128, max_rps=1e9)
-    tracker.enter()
-    tracker.enter(999)  # a bulk request's other orders
-    assert tracker.in_flight == 1000
-    assert tracker.load() == 1000 / 128
-    tracker.exit(999)
+    tracker.enter()  # a bulk request: one in flight however many orders it carries ...
+    tracker.count(99.0)  # ... and its orders' weight in the rate (1,000 x 0.1 - the request)
+    assert tracker.in_flight == 1
+    assert tracker.load() == 1 / 128
+    assert tracker.recent_rps() >= 100 / WINDOW_SECONDS
     tracker.exit()
     assert tracker.in_flight == 0
-    assert tracker.load() < 1e-3  # what is left is the rate: 1,000 / 1e9 per second
+    assert tracker.load() < 1e-3  # what is left is the rate: 100 / 1e9 per second

@@ -50,6 +50,11 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "log_level": ("LOG_LEVEL", str, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
     "max_in_flight": ("NODE_MAX_IN_FLIGHT", int, "in-flight requests at load 1 (default 128)"),
     "max_rps": ("NODE_MAX_RPS", float, "requests/s at load 1 (default 4000)"),
+    "bulk_order_weight": (
+        "NODE_BULK_ORDER_WEIGHT",
+        float,
+        "share of a request that one order of a POST /orders adds to the rate (default 0.1)",
+    ),
     "synchronous": ("NODE_SYNCHRONOUS", str, "SQLite synchronous: FULL or NORMAL (default FULL)"),
     "shutdown_grace": ("NODE_SHUTDOWN_GRACE", int, "seconds to drain on SIGTERM (default 10)"),
     "replica_url": (

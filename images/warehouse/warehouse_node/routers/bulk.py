@@ -89,14 +89,10 @@ async def create_orders(request: Request, node: AuthorizedNodeDep) -> Response:
     payloads = _read_envelope(await request.body(), node)
     if isinstance(payloads, Response):
         return payloads
-    # The node's load counts orders: the request itself counts one (Instrumentation), its
-    # orders the rest, until it is answered (routing reads this in /health).
-    extra = len(payloads) - 1
-    node.load.enter(extra)
-    try:
-        return await _create_all(payloads, node)
-    finally:
-        node.load.exit(extra)
+    # The request is one in flight (Instrumentation); its orders add their weight to the rate
+    # (load.py says why; routing reads both in /health).
+    node.load.count(max(0.0, len(payloads) * node.settings.bulk_order_weight - 1))
+    return await _create_all(payloads, node)
 
 
 async def _create_all(payloads: list[Any], node: Node) -> Response:
