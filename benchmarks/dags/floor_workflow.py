@@ -21,6 +21,7 @@ from airflow.sdk import dag, task
     max_active_runs=int(os.environ.get("ORDER_MAX_ACTIVE_RUNS", "32")),
     tags=["benchmark"],
     doc_md=__doc__,
+    default_args={"weight_rule": "upstream"},  # as order_workflow: same shape, same scheduling
 )
 def floor_workflow() -> None:
     @task

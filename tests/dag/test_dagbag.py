@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from localmode.airflow import DAGS_FOLDER
@@ -61,3 +62,18 @@ def test_dag_is_triggered_only_never_scheduled(order_dag: Any) -> None:
     assert order_dag.schedule is None
     assert order_dag.catchup is False
     assert order_dag.max_active_runs == 32
+
+
+def test_a_backlog_drains_run_by_run_process_outranks_newer_runs_ingest(order_dag: Any) -> None:
+    """The scheduler queues higher weights first: with "upstream" weights a run's process task
+    goes before the ingest of runs triggered after it (Airflow's default does the opposite).
+    The weights are computed by Airflow's own strategy for each task's ``weight_rule``."""
+    from airflow.task.priority_strategy import get_airflow_priority_weight_strategies
+
+    strategies = get_airflow_priority_weight_strategies()
+    weights = {
+        task.task_id: strategies[task.weight_rule]().get_weight(SimpleNamespace(task=task))
+        for task in order_dag.tasks
+    }
+
+    assert weights["process"] > weights["assign"] > weights["ingest"], weights
