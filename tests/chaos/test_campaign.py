@@ -56,6 +56,7 @@ def check_campaign(report: dict, faults: str) -> None:
         if kind in rows:
             assert rows[kind]["detected"] == 1, rows[kind]
             assert rows[kind]["detection_s_max"] <= 3.0, rows[kind]
+            assert rows[kind]["fallback_s_max"] is not None, f"no order fell back: {rows[kind]}"
             assert rows[kind]["fallback_s_max"] <= 5.0, rows[kind]
 
 
@@ -89,7 +90,9 @@ def test_disk_loss_with_replication_loses_nothing(tmp_path: Path) -> None:
     code, report, err = run(
         tmp_path,
         *("--trials", "2", "--faults", faults, "--seed", "5", "--rate", "40"),
-        *("--window", "2-3", "--lead", "0.5-1", "--replication", "on"),
+        # a freeze of 2-3 s left too little time after detection (up to ~2 s when sync
+        # replication loads both cores) for any order to fall back
+        *("--window", "4-5", "--lead", "0.5-1", "--replication", "on"),
     )
     assert code == 0, err[-3000:]
     check_campaign(report, faults)
