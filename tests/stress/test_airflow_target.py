@@ -70,9 +70,16 @@ def test_orders_triggered_through_the_rest_api_land_on_their_nodes(
     assert one_result["orders"][0]["assigned_node"] == "HN"
     assert one_result["orders"][0]["status"] == "committed"
     assert many_result["counts"] == {"committed": 3}
-    assert stored_ids(three_nodes["HN"]) == [single["order_id"]]
-    assert sorted(stored_ids(three_nodes["HCM"])) == sorted(o["order_id"] for o in batch[:2])
-    assert stored_ids(three_nodes["DN"]) == [batch[2]["order_id"]]
+    # Only this test's orders: a node of a test running beside this one (the fault campaign)
+    # may have died on a port one of these nodes got next, and its load generator's orders
+    # reach it (these nodes run without a token). Each of ours must be once, on its home.
+    sent = {single["order_id"], *(o["order_id"] for o in batch)}
+    stored = {
+        region: [i for i in stored_ids(node) if i in sent] for region, node in three_nodes.items()
+    }
+    assert stored["HN"] == [single["order_id"]]
+    assert sorted(stored["HCM"]) == sorted(o["order_id"] for o in batch[:2])
+    assert stored["DN"] == [batch[2]["order_id"]]
 
 
 def test_per_order_runs_are_accepted_by_airflow_and_committed_on_a_warehouse(

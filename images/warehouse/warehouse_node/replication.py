@@ -124,9 +124,11 @@ class Replicator:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ReplicationFailed(
-                    f"the replica did not confirm the order within {self.timeout:g}s: {last}"
-                )
+                reason = f"the replica did not confirm the order within {self.timeout:g}s: {last}"
+                # degraded now, not when the hanging sync round gives up too: /health must not
+                # say ok between a 504 and that round's own timeout
+                self.failed(reason)
+                raise ReplicationFailed(reason)
             try:
                 result = await asyncio.wait_for(self._join_round(), remaining)
             except TimeoutError:
@@ -145,7 +147,7 @@ class Replicator:
             last = f"the replica holds transaction {result.replicated_txid}, not {target}"
 
     def failed(self, reason: str) -> None:
-        """Something outside a sync (Litestream exiting) says replication is not working."""
+        """Replication is not working: Litestream exited, or a confirm ran out of time."""
         self.healthy = False
         self.last_error = reason
         self.errors += 1
