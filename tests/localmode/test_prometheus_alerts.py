@@ -61,15 +61,19 @@ def up_by_region(url: str) -> dict[str, str]:
     return {r["metric"]["region"]: r["value"][1] for r in query(url, 'up{component="warehouse"}')}
 
 
-def test_node_down_alert_fires_on_a_killed_node_and_resolves_after_its_restart(
-    two_nodes: dict[str, RunningNode], prometheus: str
-) -> None:
+def wait_both_scraped(url: str) -> None:
     wait_until(
-        lambda: up_by_region(prometheus) == {"HCM": "1", "HN": "1"},
+        lambda: up_by_region(url) == {"HCM": "1", "HN": "1"},
         ALERT_TIMEOUT,
         interval=0.2,
         what="both nodes scraped",
     )
+
+
+def test_node_down_alert_fires_on_a_killed_node_and_resolves_after_its_restart(
+    two_nodes: dict[str, RunningNode], prometheus: str
+) -> None:
+    wait_both_scraped(prometheus)
     # the chart's rules are all loaded, and none stays pending or firing against healthy nodes
     # (NoReadyRegion may fire before the first scrape: "no warehouse up" is true until then)
     chart_alerts = [r["alert"] for g in rules_with(None)["groups"] for r in g["rules"]]
@@ -104,12 +108,7 @@ def test_node_down_alert_fires_on_a_killed_node_and_resolves_after_its_restart(
 def test_the_demo_s_promql_answers_count_orders_per_region_and_fallbacks(
     two_nodes: dict[str, RunningNode], prometheus: str
 ) -> None:
-    wait_until(
-        lambda: up_by_region(prometheus) == {"HCM": "1", "HN": "1"},
-        ALERT_TIMEOUT,
-        interval=0.2,
-        what="both nodes scraped",
-    )
+    wait_both_scraped(prometheus)
     with two_nodes["HCM"].client() as hcm, two_nodes["HN"].client() as hn:
         for sent in [hcm.post("/order", json=order("HCM")) for _ in range(3)] + [
             hcm.post("/order", json=order("HN")),  # HN's order on HCM: a fallback

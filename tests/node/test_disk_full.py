@@ -40,6 +40,19 @@ def status(http: httpx.Client) -> str:
     return str(http.get("/health").json()["status"])
 
 
+def post_until_refused(http: httpx.Client) -> str:
+    """POST orders to a node whose disk is full until one is refused; that order's id. The WAL
+    may still have room for a few, so the first answers can be 201s."""
+    for i in range(50):
+        order_id = f"full-{i}"
+        answer = http.post("/order", json=seed_order(order_id, customer_name="x" * 200))
+        assert answer.status_code in (201, 503), answer.text
+        if answer.status_code == 503:
+            assert "retry-after" in answer.headers  # rolled back: "did not reach"
+            return order_id
+    raise AssertionError("the full disk never refused an order")
+
+
 def test_a_node_leaves_degraded_by_itself_once_the_disk_has_room(
     small_disk: Path, node_factory: NodeFactory
 ) -> None:
@@ -47,16 +60,7 @@ def test_a_node_leaves_degraded_by_itself_once_the_disk_has_room(
     with node.client(timeout=30) as http:
         assert http.post("/order", json=seed_order("before")).status_code == 201
         filler = fill_disk(small_disk)
-        refused: list[str] = []
-        for i in range(50):  # the WAL may still have room for a few: until one is refused
-            order_id = f"full-{i}"
-            answer = http.post("/order", json=seed_order(order_id, customer_name="x" * 200))
-            assert answer.status_code in (201, 503), answer.text
-            if answer.status_code == 503:
-                assert "retry-after" in answer.headers  # rolled back: "did not reach"
-                refused.append(order_id)
-                break
-        assert refused, "the full disk never refused an order"
+        refused = post_until_refused(http)
         assert status(http) == "degraded"
 
         filler.unlink()
@@ -64,7 +68,7 @@ def test_a_node_leaves_degraded_by_itself_once_the_disk_has_room(
         wait_until(lambda: status(http) == "ok", 30, what="the node healthy again by itself")
         assert "order database writable again" in node.log_path.read_text()
         assert http.post("/order", json=seed_order("after")).status_code == 201
-        assert http.get(f"/order/{refused[0]}").status_code == 404  # the 503 stored nothing
+        assert http.get(f"/order/{refused}").status_code == 404  # the 503 stored nothing
         assert http.get("/order/before").status_code == 200
 
 
@@ -75,10 +79,7 @@ def test_the_probe_keeps_trying_while_the_disk_stays_full(
     with node.client(timeout=30) as http:
         assert http.post("/order", json=seed_order("before")).status_code == 201
         filler = fill_disk(small_disk)
-        for i in range(50):
-            answer = http.post("/order", json=seed_order(f"full-{i}", customer_name="x" * 200))
-            if answer.status_code == 503:
-                break
+        post_until_refused(http)
         assert status(http) == "degraded"
         # Several probe intervals later, still full: still degraded (a probe must really write).
         wait_until(

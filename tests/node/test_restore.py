@@ -12,12 +12,16 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import NodeFactory
+from tests.conftest import NodeFactory, RunningNode
 from tests.node.conftest import seed_order
 from tests.node.test_lifecycle import run_node
 
 
-def _filled_replica(node_factory: NodeFactory, tmp_path: Path, region: str, n: int) -> str:
+def _crashed_replicated_node(
+    node_factory: NodeFactory, tmp_path: Path, region: str, n: int
+) -> tuple[RunningNode, str]:
+    """A node that took ``n`` orders (ids ``<region>-<i>``) with a ``file://`` replica, then
+    was killed: the node (to start again) and its replica URL."""
     url = f"file://{tmp_path / f'replica-{region.lower()}'}"
     node = node_factory(region, env={"NODE_REPLICA_URL": url})
     with node.client() as http:
@@ -25,23 +29,22 @@ def _filled_replica(node_factory: NodeFactory, tmp_path: Path, region: str, n: i
             order = seed_order(f"{region.lower()}-{i}", region)
             assert http.post("/order", json=order).status_code == 201
     node.process.kill()  # a crash: the replica is all that is left
-    return url
+    return node, url
+
+
+def _filled_replica(node_factory: NodeFactory, tmp_path: Path, region: str, n: int) -> str:
+    return _crashed_replicated_node(node_factory, tmp_path, region, n)[1]
 
 
 def test_a_node_with_a_lost_disk_comes_back_with_every_order(
     node_factory: NodeFactory, tmp_path: Path
 ) -> None:
-    url = f"file://{tmp_path / 'replica'}"
-    node = node_factory("HCM", env={"NODE_REPLICA_URL": url})
-    with node.client() as http:
-        for i in range(30):
-            assert http.post("/order", json=seed_order(f"lost-{i}")).status_code == 201
-    node.process.kill()
+    node, _ = _crashed_replicated_node(node_factory, tmp_path, "HCM", 30)
     shutil.rmtree(node.data_dir)  # the volume is gone
     node.process.start()
     with node.client() as http:
         assert http.get("/health").json()["orders"] == 30
-        assert http.get("/order/lost-29").status_code == 200
+        assert http.get("/order/hcm-29").status_code == 200
         # and it goes on replicating from where the replica was
         assert http.post("/order", json=seed_order("after")).status_code == 201
     events = [json.loads(line) for line in node.log_path.read_text().splitlines() if line]
@@ -124,12 +127,7 @@ def test_a_corrupted_replica_is_refused_in_one_line(
 def test_a_damaged_database_is_set_aside_and_restored_from_the_replica(
     node_factory: NodeFactory, tmp_path: Path
 ) -> None:
-    url = f"file://{tmp_path / 'replica'}"
-    node = node_factory("HCM", env={"NODE_REPLICA_URL": url})
-    with node.client() as http:
-        for i in range(10):
-            assert http.post("/order", json=seed_order(f"dmg-{i}")).status_code == 201
-    node.process.kill()
+    node, _ = _crashed_replicated_node(node_factory, tmp_path, "HCM", 10)
     (node.data_dir / "orders.db").write_bytes(b"")  # the file survived, its contents did not
     node.process.start()
     with node.client() as http:
