@@ -13,6 +13,8 @@ tests and the benchmarks.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
@@ -23,15 +25,16 @@ import httpx
 from order_contracts.outcomes import COMMITTED_STATUSES, REFUSED_STATUSES
 from order_contracts.run_summary import per_order_results
 
-from ..airflow_api import AirflowAPIError, AsyncAirflowClient
+from ..airflow_api import AirflowAPIError, AsyncAirflowClient, poll_pause, transient
 from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
 from ..engine import Unit
 from ..errors import StressError
 from ..orders import GeneratedOrder
 from ..results import OrderResult, Outcome, Recorder
+from ..run_watch import RunWatcher
 
-#: seconds between two looks at a running DAG run: every in-flight run is one GET per interval
-#: on the api-server; the committed latency does not depend on it (the DAG records that time)
+#: seconds between two looks at the running DAG runs: one list request per interval for all of
+#: them (``stress.run_watch``); the committed latency does not depend on it (the DAG records it)
 POLL_INTERVAL_S = 0.5
 #: how long a finished run's result (the process task's XCom) is asked for again after failed
 #: requests (a 404 is an answer: the task never pushed)
@@ -66,6 +69,7 @@ class AirflowTarget:
             timeout=httpx.Timeout(config.timeout * 3, connect=min(config.timeout, 5.0)),
             max_connections=config.senders + 4,  # one request per unit in flight, plus logins
         )
+        self.watcher = RunWatcher(self.client, DAG_ID, POLL_INTERVAL_S)
 
     async def __aenter__(self) -> AirflowTarget:
         where = self.config.endpoint
@@ -94,6 +98,7 @@ class AirflowTarget:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.watcher.aclose()
         await self.client.aclose()
 
     def _conf(self, unit: Unit) -> dict[str, Any]:
@@ -121,16 +126,14 @@ class AirflowTarget:
             ]
 
         try:
-            await self.client.trigger(DAG_ID, self._conf(unit), run_id=dag_run_id)
+            await self._trigger(self._conf(unit), dag_run_id)
         except AirflowAPIError as exc:
             return all_failed(f"Airflow refused the run ({exc.status})", False, None)
         except httpx.HTTPError as exc:
             return all_failed(f"Airflow unreachable ({type(exc).__name__})", False, None)
         accepted_after = now() - intended
         try:
-            state = await self.client.wait_run(
-                DAG_ID, dag_run_id, timeout=self.config.run_timeout, interval=POLL_INTERVAL_S
-            )
+            state = await self.watcher.wait(dag_run_id, self.config.run_timeout)
         except TimeoutError:
             cause = f"DAG run not finished after {self.config.run_timeout:.0f}s"
             return all_failed(cause, True, accepted_after)
@@ -156,6 +159,29 @@ class AirflowTarget:
             )
             for order in unit
         ]
+
+    async def _trigger(self, conf: dict[str, Any], dag_run_id: str) -> None:
+        """Start the run; a trigger whose answer was lost is sent again with the same run id.
+
+        A trigger that timed out may well have created the run (in CI a drowning api-server
+        answered after 30 s, and 12 orders the DAG committed were counted failed). The run id
+        is ours alone, so sending it again is safe: a 409 after a lost answer means the first
+        try made it. A 409 on the first try means someone else's run has that id: refused.
+        Transient failures are retried (backoff) within the run timeout.
+        """
+        deadline = time.monotonic() + self.config.run_timeout
+        failures = 0
+        while True:
+            try:
+                await self.client.trigger(DAG_ID, conf, run_id=dag_run_id)
+                return
+            except (AirflowAPIError, httpx.HTTPError) as exc:
+                if failures and isinstance(exc, AirflowAPIError) and exc.status == 409:
+                    return
+                if not transient(exc) or time.monotonic() >= deadline:
+                    raise
+                failures += 1
+            await asyncio.sleep(poll_pause(POLL_INTERVAL_S, failures))
 
     def _result(
         self,

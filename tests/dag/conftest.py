@@ -52,21 +52,59 @@ AIRFLOW_TEST_ENV = {
 os.environ.update(AIRFLOW_TEST_ENV)
 
 
+#: a migrated, empty Airflow database per Airflow version, shared by the xdist workers (and by
+#: later runs on the same virtualenv): ``airflow db migrate`` takes 30-40 s on 2 cores, and
+#: every worker that runs a DAG test module needs one
+_MIGRATED_CACHE = Path(sys.prefix) / "airflow-test-db"
+
+
+def _migrated_template() -> Path:
+    """The cached migrated database, made under a file lock by whichever worker comes first."""
+    import fcntl
+    from importlib.metadata import version
+
+    _MIGRATED_CACHE.mkdir(exist_ok=True)
+    template = _MIGRATED_CACHE / f"airflow-{version('apache-airflow')}.db"
+    with (_MIGRATED_CACHE / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            home = Path(tempfile.mkdtemp(prefix="orders-dag-migrate-"))
+            try:
+                env = {
+                    **os.environ,
+                    "AIRFLOW_HOME": str(home),
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+                }
+                log = home / "db-migrate.log"
+                with log.open("wb") as out:
+                    done = subprocess.run(
+                        [*airflow_command(), "db", "migrate"],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        check=False,
+                    )
+                tail = log.read_text()[-3000:]
+                assert done.returncode == 0, f"airflow db migrate failed:\n{tail}"
+                partial = template.with_suffix(".partial")
+                shutil.copyfile(home / "airflow.db", partial)
+                partial.rename(template)  # whole or absent: a killed run leaves no half file
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+    return template
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """``airflow db migrate`` once per session; fails clearly if Airflow was configured earlier."""
+    """A migrated empty database in this session's ``AIRFLOW_HOME`` (a copy of the cached one);
+    fails clearly if Airflow was configured earlier."""
     if "airflow.configuration" in sys.modules:
         from airflow.configuration import conf
 
         configured = conf.get("database", "sql_alchemy_conn")
         if configured != AIRFLOW_TEST_ENV["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
             pytest.fail(f"airflow was configured before tests/dag/conftest.py ran: {configured}")
-    log = _HOME / "db-migrate.log"
-    with log.open("wb") as out:
-        done = subprocess.run(
-            [*airflow_command(), "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=False
-        )
-    assert done.returncode == 0, f"airflow db migrate failed:\n{log.read_text()[-3000:]}"
+    shutil.copyfile(_migrated_template(), _HOME / "airflow.db")
     return _HOME
 
 

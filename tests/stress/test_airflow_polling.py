@@ -1,11 +1,13 @@
-"""Following a DAG run through failed status polls, over a real socket.
+"""Following DAG runs through failed triggers and status polls, over a real socket.
 
 A real Airflow cannot be made to fail exactly the Nth poll, so a small HTTP server on
-localhost answers the API v2 paths the Airflow target uses (login, DAG, trigger, run, XCom) and
-fails the polls it is told to: 503s, 502s and connections cut before an answer, as an
-api-server restarting or drowning on a busy machine does. What can fail here: the target giving
-up on a run after one failed poll (it reported orders the DAG committed as failed), polling on
-after a 404 (the run does not exist), or polling past the run timeout.
+localhost answers the API v2 paths the Airflow target uses (login, DAG, trigger, run, run list,
+XCom) and fails the requests it is told to: 503s, 502s and connections cut before an answer,
+as an api-server restarting or drowning on a busy machine does. What can fail here: the target
+giving up on a run after one failed poll (it reported orders the DAG committed as failed), a
+trigger whose answer was lost counted as failed although the run exists, polling on after a
+404 (the run does not exist), polling past the run timeout, or one request per run in flight
+instead of one per interval.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ Poll = int | str  # an HTTP status to fail with, "cut" (no answer), or a run sta
 
 @asynccontextmanager
 async def airflow_standin(
-    polls: Callable[[int], Poll], xcom: Callable[[int], Poll] = lambda n: 200
+    polls: Callable[[int], Poll],
+    xcom: Callable[[int], Poll] = lambda n: 200,
+    cut_triggers: int = 0,
 ) -> AsyncIterator[tuple[str, dict[str, int]]]:
-    """The API's base URL; ``polls(n)`` decides the n-th ``GET dagRuns/{id}``."""
-    seen = {"polls": 0, "xcom": 0}
+    """The API's base URL; ``polls(n)`` decides the n-th ``GET dagRuns/{id}`` or list request
+    (one state for every run asked about); the first ``cut_triggers`` triggers create their
+    run and then drop the connection before answering."""
+    seen = {"polls": 0, "xcom": 0, "triggers": 0}
     runs: dict[str, dict[str, Any]] = {}
 
     def fail(request: web.Request, what: Poll) -> web.Response:
@@ -51,8 +57,28 @@ async def airflow_standin(
 
     async def trigger(request: web.Request) -> web.Response:
         body = await request.json()
+        seen["triggers"] += 1
+        if body["dag_run_id"] in runs:
+            return web.json_response({"detail": "already exists"}, status=409)
         runs[body["dag_run_id"]] = body["conf"]
+        if seen["triggers"] <= cut_triggers:
+            return fail(request, "cut")
         return web.json_response({"dag_run_id": body["dag_run_id"], "state": "queued"})
+
+    async def run_list(request: web.Request) -> web.Response:
+        n = seen["polls"]
+        seen["polls"] += 1
+        what = polls(n)
+        if not isinstance(what, str) or what == "cut":
+            return fail(request, what)
+        asked = request.query["run_id_prefix_pattern"].split("|")
+        states = request.query.getall("state")
+        found = [
+            {"dag_run_id": run_id, "state": what}
+            for run_id in asked
+            if run_id in runs and what in states
+        ]
+        return web.json_response({"dag_runs": found, "total_entries": len(found)})
 
     async def run(request: web.Request) -> web.Response:
         n = seen["polls"]
@@ -84,6 +110,7 @@ async def airflow_standin(
     app.router.add_post("/auth/token", token)
     app.router.add_get(f"/api/v2/dags/{DAG_ID}", dag)
     app.router.add_post(f"/api/v2/dags/{DAG_ID}/dagRuns", trigger)
+    app.router.add_get(f"/api/v2/dags/{DAG_ID}/dagRuns", run_list)
     app.router.add_get(f"/api/v2/dags/{DAG_ID}/dagRuns/{{run}}", run)
     app.router.add_get(
         f"/api/v2/dags/{DAG_ID}/dagRuns/{{run}}/taskInstances/{PROCESS_TASK_ID}"
@@ -153,3 +180,36 @@ async def test_the_target_still_gives_up_at_the_run_timeout() -> None:
             (result,) = await asyncio.wait_for(target.send([order(2)], 0.0), 30)
     assert result.outcome == "failed"
     assert "not finished after" in str(result.cause)
+
+
+@pytest.mark.asyncio
+async def test_a_trigger_whose_answer_was_lost_is_sent_again_and_its_run_followed() -> None:
+    async with airflow_standin(lambda n: "success", cut_triggers=1) as (url, seen):
+        config = StressConfig(endpoint=url, run_timeout=60, timeout=5, progress=False)
+        async with AirflowTarget(Recorder(), config) as target:
+            (result,) = await target.send([order(3)], 0.0)
+    assert result.outcome == "committed", result.cause
+    assert seen["triggers"] == 2  # the second try's 409 says the first one made the run
+
+
+@pytest.mark.asyncio
+async def test_a_run_id_taken_before_the_first_try_is_refused() -> None:
+    async with airflow_standin(lambda n: "success") as (url, _):
+        config = StressConfig(endpoint=url, run_timeout=60, timeout=5, progress=False)
+        async with AirflowTarget(Recorder(), config) as target:
+            (first,) = await target.send([order(4)], 0.0)
+            (again,) = await target.send([order(4)], 0.0)  # same index: same run id
+    assert first.outcome == "committed"
+    assert again.outcome == "failed" and "409" in str(again.cause)
+
+
+@pytest.mark.asyncio
+async def test_runs_in_flight_are_followed_with_one_request_per_interval() -> None:
+    # 40 runs, each "running" for the first polls: one GET per run per interval would be
+    # 40 requests per poll round; the watcher asks about all of them at once.
+    async with airflow_standin(lambda n: "running" if n < 4 else "success") as (url, seen):
+        config = StressConfig(endpoint=url, run_timeout=60, timeout=5, progress=False)
+        async with AirflowTarget(Recorder(), config) as target:
+            results = await asyncio.gather(*(target.send([order(i)], 0.0) for i in range(40)))
+    assert [r.outcome for (r,) in results] == ["committed"] * 40
+    assert 5 <= seen["polls"] <= 8
