@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from localmode.processes import free_port, wait_until
+from stress.cli import main
 from tests.conftest import NodeFactory, RunningNode
 from tests.stress.conftest import CLEAN_ENV, STRESS, run_cli, stored_orders, write_document
 
@@ -73,14 +74,28 @@ def test_exit_code_says_whether_the_success_rate_reached_the_minimum(
         (["--verify", "--routing", "/nonexistent/routing.json"], "--verify needs"),
     ],
 )
-def test_bad_flags_give_one_line_and_exit_code_2(args: list[str], message: str) -> None:
-    run = run_cli(*args)
-    assert run.code == 2
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
+def test_bad_flags_give_one_line_and_exit_code_2(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # In process, through the same ``main`` the console script calls (the script itself is
+    # run in the test below): each start of the installed script costs seconds of imports.
+    for name, value in CLEAN_ENV.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    stderr = capsys.readouterr().err
+    assert exited.value.code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
     assert lines[0].startswith("orders-stress: error: ")
     assert message in lines[0]
-    assert "Traceback" not in run.stderr
+    assert "Traceback" not in stderr
+
+
+def test_the_installed_script_reports_a_bad_flag_in_one_line() -> None:
+    run = run_cli("--no-such-flag")
+    assert run.code == 2
+    assert run.stderr.strip() == "orders-stress: error: No such option: --no-such-flag"
 
 
 def test_unreachable_airflow_is_a_one_line_error() -> None:
