@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Gauge, generate_latest, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, generate_latest, start_http_server
 
 from order_contracts.metrics import part_registry
+from order_contracts.routing import RoutingDocument
+
+#: a pass is a read, maybe a listing and a patch: milliseconds normally, seconds on a slow API
+RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
@@ -43,12 +47,37 @@ class Metrics:
             "regions in the routing document",
             registry=self.registry,
         )
+        self.region_ready = Gauge(
+            "warehouse_controller_region_ready",
+            "1 when the region is ready in the routing document, else 0 (one series per region)",
+            ["region"],
+            registry=self.registry,
+        )
+        self.reconcile_seconds = Histogram(
+            "warehouse_controller_reconcile_duration_seconds",
+            "Time one reconciliation pass took, failed passes included",
+            buckets=RECONCILE_BUCKETS,
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "warehouse_controller_leader",
             "1 when this replica was the active one at its last check, else 0",
             registry=self.registry,
         )
+        self._regions_exported: set[str] = set()
         self._server: Any = None
+
+    def observe_document(self, document: RoutingDocument) -> None:
+        """The gauges of the document as last seen or written; a region that left is removed
+        (a stale ``region_ready`` series would keep a not-ready alert firing for a gone region)."""
+        self.generation.set(document.generation)
+        self.ready_regions.set(len(document.ready_regions()))
+        self.regions.set(len(document.regions))
+        for region, state in document.regions.items():
+            self.region_ready.labels(region).set(1 if state.ready else 0)
+        for region in self._regions_exported - document.regions.keys():
+            self.region_ready.remove(region)
+        self._regions_exported = set(document.regions)
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         """Start the ``/metrics`` HTTP endpoint in a daemon thread (port 0: do not serve)."""

@@ -73,7 +73,8 @@ class Reconciler:
             delay = self.config.resync_seconds
             try:
                 if woken or await self.leading():
-                    await self.reconcile()
+                    with self.metrics.reconcile_seconds.time():
+                        await self.reconcile()
                 failures = 0
             except Exception:  # an API outage must not end the loop: count, log, retry
                 failures += 1
@@ -97,9 +98,7 @@ class Reconciler:
         if document is None:
             return
         self._known_generation = max(self._known_generation, document.generation)
-        self.metrics.generation.set(document.generation)
-        self.metrics.ready_regions.set(len(document.ready_regions()))
-        self.metrics.regions.set(len(document.regions))
+        self.metrics.observe_document(document)
 
     def _desired(self, current_text: str | None) -> RoutingDocument | None:
         return desired_document(

@@ -276,14 +276,17 @@ class OperatorThread:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.config.metrics_port}/metrics"
 
-    async def metric(self, name: str, **labels: str) -> float:
-        """One sample from this operator's ``/metrics`` endpoint (0 when not exported yet)."""
+    async def text(self) -> str:
+        """This operator's whole ``/metrics`` answer."""
         async with (
             aiohttp.ClientSession() as http,
             http.get(self.metrics_url) as response,
         ):
-            text = await response.text()
-        for family in text_string_to_metric_families(text):
+            return await response.text()
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """One sample from this operator's ``/metrics`` endpoint (0 when not exported yet)."""
+        for family in text_string_to_metric_families(await self.text()):
             for sample in family.samples:
                 if sample.name == name and all(
                     sample.labels.get(k) == v for k, v in labels.items()

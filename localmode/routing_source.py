@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -39,6 +39,9 @@ log = logging.getLogger("routing-source")
 #: a gray failure (SIGSTOP, a partition: TCP accepts, nothing answers) costs at most this plus
 #: one poll interval before the region is marked not ready (issue 13's bar is 3 s)
 PROBE_TIMEOUT_S = 1.0
+
+#: a pass is one round of /health probes in parallel: bounded by the probe timeout
+POLL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 def probe_ready_endpoints(client: httpx.Client, url: str) -> int:
@@ -100,8 +103,19 @@ class LocalRoutingSource:
         #: ``GET /metrics``: process metrics and per-region readiness (docs/observability.md)
         self.registry = part_registry()
         self.registry.register(_RoutingCollector(self))
+        self.reconcile_seconds = Histogram(
+            "warehouse_routing_reconcile_duration_seconds",
+            "Time one pass (probe every node and follower, publish on change) took",
+            buckets=POLL_BUCKETS,
+            registry=self.registry,
+        )
 
     def poll_once(self) -> RoutingDocument:
+        """Probe every node and follower; publish a new document when readiness changed."""
+        with self.reconcile_seconds.time():
+            return self._poll()
+
+    def _poll(self) -> RoutingDocument:
         regions = list(self.nodes)
         counts = self._pool.map(
             lambda r: probe_ready_endpoints(self._client, self.nodes[r]), regions

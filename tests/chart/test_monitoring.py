@@ -12,7 +12,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from controller.metrics import Metrics as ControllerMetrics
+from localmode.routing_source import LocalRoutingSource
 from order_contracts.labels import COMPONENT_LABEL, REGION_LABEL
+from order_contracts.routing import RegionObservation, build_routing_document
 from warehouse_node.litestream import ControlClient
 from warehouse_node.metrics import NodeMetrics
 from warehouse_node.replication import Replicator
@@ -99,8 +101,12 @@ def test_prometheusrule_holds_exactly_the_rule_file():
         "NoReadyRegion",
         "WarehouseHighErrorRate",
         "WarehouseHighLatencyP99",
+        "WarehouseCommitLatencyHigh",
         "WarehouseReplicationFailing",
         "WarehouseReplicationLagHigh",
+        "WarehouseRegionNotReady",
+        "WarehouseControllerErrors",
+        "AirflowDagRunsFailing",
     ]
 
 
@@ -114,7 +120,7 @@ def test_rendered_rules_pass_promtool_check(tmp_path):
         ["promtool", "check", "rules", str(rendered)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 @pytest.mark.parametrize("test_file", PROMTOOL_TESTS, ids=lambda p: p.name)
@@ -143,7 +149,15 @@ def test_rules_only_name_metrics_and_labels_the_code_exports():
     # A replicated node's metrics exist once replication is bound (no socket needed to export).
     node.bind_replication(Replicator(ControlClient(Path("/nonexistent"), Path("db")), "sync", 1))
     controller = ControllerMetrics()
-    exported = _exported(node.registry) | _exported(controller.registry)
+    # per-region series exist once a document was seen
+    controller.observe_document(
+        build_routing_document([RegionObservation("HCM", "http://127.0.0.1:9", 1)], {}, None)
+    )
+    routing = LocalRoutingSource({"HCM": "http://127.0.0.1:9"}, {}, Path("/nonexistent"))
+    routing.close()
+    exported = (
+        _exported(node.registry) | _exported(controller.registry) | _exported(routing.registry)
+    )
     # `component` and `region` come from the ServiceMonitor relabelling; `le` from histograms
     added = {"component", "region", "instance", "le"}
     rules = yaml.safe_load(ALERTS.read_text())
@@ -151,7 +165,7 @@ def test_rules_only_name_metrics_and_labels_the_code_exports():
     used = set(re.findall(r"\b(warehouse_[a-z_]+)(?:\{([^}]*)\})?", text))
     assert used, "the rules reference no warehouse metric"
     for name, matchers in used:
-        assert name in exported, f"{name} is not exported by the node or the controller"
+        assert name in exported, f"{name} is not exported by the node, controller or routing"
         labels = set(re.findall(r"([a-z_]+)\s*(?:=~|!~|!=|=)", matchers))
         assert labels <= exported[name] | added, (
             f"{name}: unknown labels {labels - exported[name] - added}"

@@ -230,6 +230,39 @@ async def test_should_export_metrics_of_the_document(cluster, operators):
     await eventually(exported, what="generation 1, 2 ready regions, 1 creation, no errors")
 
 
+async def test_should_export_per_region_readiness_and_reconcile_durations(cluster, operators):
+    await three_regions(cluster)
+    operator = await operators()
+    await eventually(generation_is(cluster, 1), what="the first routing document")
+    await cluster.watches_open()
+
+    async def ready(region: str) -> float:
+        return await operator.metric("warehouse_controller_region_ready", region=region)
+
+    async def all_ready() -> bool:
+        return [await ready(r) for r in ("HCM", "HN", "DN")] == [1.0, 1.0, 1.0]
+
+    await eventually(all_ready, what="every region's readiness gauge at 1")
+    passes = await operator.metric("warehouse_controller_reconcile_duration_seconds_count")
+    assert passes >= 1
+
+    await cluster.patch(SLICES, f"{DN}-abcde", {"endpoints": endpoint_slice(DN, 0, 2)["endpoints"]})
+
+    async def dn_not_ready() -> bool:
+        return [await ready(r) for r in ("HCM", "HN", "DN")] == [1.0, 1.0, 0.0]
+
+    await eventually(dn_not_ready, what="DN's readiness gauge at 0, the others still 1")
+    assert await operator.metric("warehouse_controller_reconcile_duration_seconds_count") > passes
+    assert await operator.metric("warehouse_controller_reconcile_duration_seconds_sum") > 0
+
+    await cluster.delete(SERVICES, HN)
+
+    async def hn_gone() -> bool:
+        return 'warehouse_controller_region_ready{region="HN"}' not in await operator.text()
+
+    await eventually(hn_gone, what="HN's readiness series removed with its Service")
+
+
 async def test_should_fill_read_urls_from_the_follower_service_while_it_serves(cluster, operators):
     follower = "orders-follower-hcm"
     await three_regions(cluster)

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from localmode.processes import ManagedProcess, console_script, free_port, wait_until
 from order_contracts.routing import RoutingDocument
@@ -37,6 +38,17 @@ def read(path: Path) -> RoutingDocument | None:
         return RoutingDocument.from_json(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def scrape(url: str) -> dict[tuple[str, str], float]:
+    """``(sample name, region label or "")`` → value, from a ``/metrics`` answer."""
+    text = httpx.get(url).text
+    return {
+        (sample.name, sample.labels.get("region", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels.keys() - {"region"}
+    }
 
 
 def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three_nodes, tmp_path):
@@ -67,6 +79,13 @@ def test_should_mark_a_killed_node_not_ready_and_ready_again_after_restart(three
         down = read(out)
         assert down is not None and down.generation > first.generation
         assert down.regions["DN"].fallback[-1] == "HN", "a not-ready region is tried last"
+        metrics = scrape(url.replace("routing.json", "metrics"))
+        assert {r: metrics[("warehouse_routing_region_ready", r)] for r in three_nodes} == {
+            "HCM": 1.0,
+            "HN": 0.0,
+            "DN": 1.0,
+        }
+        assert metrics[("warehouse_routing_reconcile_duration_seconds_count", "")] >= 2
 
         three_nodes["HN"].process.start(ready_timeout=60)
         wait_until(
