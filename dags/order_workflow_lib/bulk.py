@@ -32,6 +32,7 @@ from order_contracts.outcomes import STORED, Delivery, classify
 
 from .delivery import Attempt, classify_error, reasons
 from .progress import OrderProgress, record
+from .stall import StallGuard
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,12 @@ def deliver_in_bulk(
     width: int,
     token: str | None,
     try_number: int,
+    guard: StallGuard,
 ) -> dict[tuple[str, str], list[OrderProgress]]:
     """Send each node's orders as bulk requests of at most ``bulk_size`` (up to ``width`` at once
     per node, nodes in parallel) and record every order's attempt. Returns, per node, the orders
-    the node would not take in bulk (to be sent one by one)."""
+    the node would not take in bulk (to be sent one by one). A node that left a request
+    unanswered gets no more in this try (``guard``: see :mod:`.stall`)."""
     jobs = [
         (node, url, chunk)
         for (node, url), group in groups.items()
@@ -149,12 +152,16 @@ def deliver_in_bulk(
     singly: dict[tuple[str, str], list[OrderProgress]] = {}
 
     def send(node: str, url: str, chunk: Sequence[OrderProgress]) -> None:
+        if guard.hold_back(node, len(chunk)):
+            return
         started = time.perf_counter()
         payloads = [orders[p["order_id"]] for p in chunk]
         attempts = post_orders(client, node, url, payloads, token, try_number)
         if attempts is None:
             singly.setdefault((node, url), []).extend(chunk)
             return
+        if attempts:  # a request that failed as a whole has the same attempt for all
+            guard.note(attempts[0], time.perf_counter() - started)
         for progress, attempt in zip(chunk, attempts, strict=True):
             record(progress, attempt)
         counts = Counter(a["outcome"] for a in attempts)
@@ -169,7 +176,16 @@ def deliver_in_bulk(
     if len(jobs) == 1:
         send(*jobs[0])
         return singly
-    with ThreadPoolExecutor(max_workers=min(len(jobs), width * len(groups))) as pool:
-        for future in [pool.submit(send, *job) for job in jobs]:
+    # One pool per node: ``width`` is a per-node limit (one shared pool let a node take the
+    # workers of another, two requests in flight to a frozen node instead of one).
+    pools = {
+        node: ThreadPoolExecutor(max_workers=width, thread_name_prefix=f"{node}-bulk")
+        for node, _ in groups
+    }
+    try:
+        for future in [pools[job[0]].submit(send, *job) for job in jobs]:
             future.result()
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True)
     return singly

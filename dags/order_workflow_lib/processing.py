@@ -11,6 +11,7 @@ again. On the last try an order whose node is still down moves to the next fallb
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ from .progress import (
     result,
 )
 from .settings import WorkflowSettings
+from .stall import StallGuard
 
 log = logging.getLogger(__name__)
 
@@ -197,48 +199,73 @@ def _deliver(
             groups.setdefault((progress["node"], progress["url"]), []).append(progress)
     if not groups:
         return
-    width = settings.node_concurrency
-    connections = width * len(groups)
+    connections = settings.node_concurrency * len(groups)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     timeout = httpx.Timeout(settings.node_timeout, connect=min(settings.node_timeout, 5.0))
+    guard = StallGuard(settings.node_timeout)
     with http.client([url for _, url in groups], timeout=timeout, limits=limits) as client:
 
         def send(progress: OrderProgress) -> None:
             node, url = progress["node"], progress["url"]
             assert node is not None and url is not None
+            if guard.hold_back(node):
+                return
             order = orders[progress["order_id"]]
-            record(progress, post_order(client, node, url, order, token, try_number))
+            started = time.monotonic()
+            attempt = post_order(client, node, url, order, token, try_number)
+            guard.note(attempt, time.monotonic() - started)
+            record(progress, attempt)
 
         if len(pending) == 1:
             send(pending[0])  # the per-order mode: no thread pool on the hot path
             return
-        if settings.bulk_size > 1:
-            groups = deliver_in_bulk(
-                client,
-                groups,
-                orders,
-                bulk_size=settings.bulk_size,
-                width=width,
-                token=token,
-                try_number=try_number,
-            )
-            if not groups:
-                return
-        pools = [
-            ThreadPoolExecutor(max_workers=min(width, len(group)), thread_name_prefix=node)
-            for (node, _), group in groups.items()
-        ]
         try:
-            futures = [
-                pool.submit(send, progress)
-                for pool, group in zip(pools, groups.values(), strict=True)
-                for progress in group
-            ]
-            for future in futures:
-                future.result()
+            _send_groups(send, groups, orders, settings, guard, client, token, try_number)
         finally:
-            for pool in pools:
-                pool.shutdown(wait=True)
+            guard.report()
+
+
+def _send_groups(
+    send: Callable[[OrderProgress], None],
+    groups: dict[tuple[str, str], list[OrderProgress]],
+    orders: dict[str, dict[str, Any]],
+    settings: WorkflowSettings,
+    guard: StallGuard,
+    client: httpx.Client,
+    token: str | None,
+    try_number: int,
+) -> None:
+    """Batch mode: bulk requests when the node takes them, else one request per order
+    (``node_concurrency`` per node at once, nodes in parallel)."""
+    width = settings.node_concurrency
+    if settings.bulk_size > 1:
+        groups = deliver_in_bulk(
+            client,
+            groups,
+            orders,
+            bulk_size=settings.bulk_size,
+            width=width,
+            token=token,
+            try_number=try_number,
+            guard=guard,
+        )
+        if not groups:
+            return
+    pools = [
+        ThreadPoolExecutor(max_workers=min(width, len(group)), thread_name_prefix=node)
+        for (node, _), group in groups.items()
+    ]
+    try:
+        futures = [
+            pool.submit(send, progress)
+            for pool, group in zip(pools, groups.values(), strict=True)
+            for progress in group
+        ]
+        for future in futures:
+            future.result()
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True)
 
 
 def _settle(progress: OrderProgress) -> None:

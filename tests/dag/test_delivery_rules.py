@@ -44,11 +44,15 @@ class Runner:
         max_tries: int = 4,
         concurrency: int = 4,
         bulk_size: int = 1,
+        node_timeout: float = 5.0,
     ):
         # bulk_size=1: one POST /order per order, which the fault scripts here address one by
         # one; the batch path's bulk requests are tried in test_bulk_delivery.py.
         self.settings = WorkflowSettings(
-            node_timeout=5.0, health_timeout=1.0, node_concurrency=concurrency, bulk_size=bulk_size
+            node_timeout=node_timeout,
+            health_timeout=1.0,
+            node_concurrency=concurrency,
+            bulk_size=bulk_size,
         )
         self.intake = read_conf(conf, 2000)
         self.source = str(routing)

@@ -10,6 +10,8 @@ Tests put its URL in the routing document instead of the node's, then script wha
 * ``"forward_reset"`` — passed to the node (which stores the order), then the connection is
   dropped without an answer: the client cannot know the order was stored;
 * ``"reset"`` — the connection is dropped without forwarding;
+* ``"hang"`` — nothing is forwarded and nothing answered until the proxy stops (a frozen node:
+  the connection is open, the client waits out its timeout);
 * ``"forward_die"`` — like ``forward_reset``, then the proxy stops listening: every later
   connection is refused (a node that died mid-request, its order stored).
 
@@ -46,6 +48,7 @@ class FaultProxy:
         self.health_down_after = health_down_after
         self.posts: list[str] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._client = httpx.Client(base_url=self.target, timeout=10.0)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -131,6 +134,9 @@ class FaultProxy:
                     self._drop()
                 elif action == "reset":
                     self._drop()
+                elif action == "hang":
+                    proxy._stopping.wait()
+                    self._drop()
                 else:
                     detail = json.dumps({"detail": f"fault proxy: scripted {action}"})
                     status = int(action.removesuffix("-bare"))
@@ -159,6 +165,7 @@ class FaultProxy:
         threading.Thread(target=close, daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._client.close()
