@@ -1,7 +1,9 @@
 """order_workflow: ingest → assign → process, one order or a batch per run.
 
 Trigger it through the REST API (``POST /api/v2/dags/order_workflow/dagRuns`` with
-``{"logical_date": null, "conf": {"order": {...}}}`` or ``{"conf": {"orders": [...]}}``).
+``{"logical_date": null, "conf": {"order": {...}}}`` or ``{"conf": {"orders": [...]}}``) or the
+UI's trigger form; the ``params`` schema (``order_workflow_lib/params.py``) refuses a conf of the
+wrong shape before the run exists.
 
 - **ingest** validates with the node's own schema (``order_contracts``); an invalid single order
   fails the run at once (no retry); a batch reports invalid orders and goes on with the rest.
@@ -30,8 +32,9 @@ import os
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from order_workflow_lib.params import order_params
 from order_workflow_lib.settings import WorkflowSettings
 
 from order_contracts.envvars import NODE_API_TOKEN
@@ -84,6 +87,9 @@ class _NoStore:
     max_active_runs=SETTINGS.max_active_runs,
     tags=["orders"],
     doc_md=__doc__,
+    # A JSON schema for the conf: Airflow refuses a conf of the wrong shape when the run is
+    # created (REST 400, an error in the UI's trigger form), before any task starts.
+    params={name: Param(**schema) for name, schema in order_params(SETTINGS.max_batch).items()},
     # "upstream": a task weighs as much as the tasks before it, so process outranks the
     # ingest of newer runs and a backlog drains run by run. With Airflow's default
     # ("downstream") every queued run's ingest went first, then every assign: on 2 cores, 45

@@ -62,9 +62,10 @@ def read_conf(conf: Mapping[str, Any] | None, max_batch: int) -> Intake:
     """Validate the run's conf; :class:`InvalidRun` when nothing in it can be processed."""
     if not isinstance(conf, Mapping):
         raise InvalidRun(f"no conf given: {USAGE}")
-    has_one, has_many = "order" in conf, "orders" in conf
+    # null is "not this one": the UI's trigger form sends every param, the unused one as null
+    has_one, has_many = conf.get("order") is not None, conf.get("orders") is not None
     if has_one == has_many:
-        found = ", ".join(sorted(map(str, conf))) or "nothing"
+        found = ", ".join(sorted(str(k) for k, v in conf.items() if v is not None)) or "nothing"
         raise InvalidRun(f"{USAGE}; got keys: {found}")
 
     if has_one:

@@ -29,6 +29,7 @@ def test_one_order_is_normalised_by_the_shared_schema() -> None:
         ({"orders": {"a": 1}}, "non-empty list"),
         ({"order": {**order(), "region": "Saigon"}}, "region: unknown region 'Saigon'"),
         ({"order": "HCM-1"}, "body: an order must be a JSON object"),
+        ({"order": None, "orders": None}, "got keys: nothing"),
     ],
 )
 def test_conf_that_cannot_be_processed_is_refused_with_the_reason(
@@ -60,3 +61,10 @@ def test_a_batch_keeps_valid_orders_and_names_each_invalid_one() -> None:
 def test_a_batch_with_no_valid_order_is_refused() -> None:
     with pytest.raises(InvalidRun, match="none of the 2 orders is valid"):
         read_conf({"orders": [{"order_id": "x"}, {}]}, max_batch=10)
+
+
+def test_the_unused_key_sent_as_null_by_the_trigger_form_is_ignored() -> None:
+    single = read_conf({"order": order("HN"), "orders": None}, max_batch=10)
+    batch = read_conf({"order": None, "orders": [order("DN")]}, max_batch=10)
+
+    assert (single["mode"], batch["mode"]) == ("single", "batch")
