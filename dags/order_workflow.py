@@ -154,6 +154,7 @@ def order_workflow() -> None:
             settings=settings,
             token=node_token(settings),
             load_document=load_routing_document,
+            run_id=str(context["run_id"]),
         )
         for line in outcome.results:
             results_log.info(json.dumps(line, sort_keys=True))

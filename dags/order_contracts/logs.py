@@ -2,8 +2,9 @@
 
 Log aggregation (and a person running ``grep order_id``) should not need to know which part
 wrote a line, so the node, the routing source and the other parts share this formatter: a line
-is ``{"ts", "level", "logger", "event", <static fields>, <extra fields>, "exc"?}``, where fields
-passed as ``extra={...}`` become top-level keys.
+is ``{"ts", "level", "logger", "event", <static fields>, <request fields>, <extra fields>,
+"exc"?}``, where fields passed as ``extra={...}`` become top-level keys and the request fields
+are the run id and trace id of the request being served (``order_contracts.tracing``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import sys
 import time
 from typing import Any
+
+from .tracing import log_context
 
 # Attributes every LogRecord has; anything else was passed as ``extra=`` and is an event field.
 # uvicorn adds ``color_message`` (the message with terminal colours): not for a JSON log.
@@ -49,6 +52,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
             **self.static,
+            **log_context.get(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -77,12 +77,11 @@ def post_orders(
     node: str,
     url: str,
     orders: Sequence[dict[str, Any]],
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
 ) -> list[Attempt] | None:
     """Send ``orders`` in one ``POST /orders``; one attempt per order, in order. ``None`` when
     the node refused the request as a whole without writing (send them one by one)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = client.post(
             f"{url.rstrip('/')}/orders", json={"orders": list(orders)}, headers=headers
@@ -136,7 +135,7 @@ def deliver_in_bulk(
     *,
     bulk_size: int,
     width: int,
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
     guard: StallGuard,
 ) -> dict[tuple[str, str], list[OrderProgress]]:
@@ -156,7 +155,7 @@ def deliver_in_bulk(
             return
         started = time.perf_counter()
         payloads = [orders[p["order_id"]] for p in chunk]
-        attempts = post_orders(client, node, url, payloads, token, try_number)
+        attempts = post_orders(client, node, url, payloads, headers, try_number)
         if attempts is None:
             singly.setdefault((node, url), []).extend(chunk)
             return

@@ -11,6 +11,7 @@ node again). One more outcome is recorded here without a request to the node:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -76,11 +77,11 @@ def post_order(
     node: str,
     url: str,
     order: dict[str, Any],
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
 ) -> Attempt:
-    """Send one order; never raises for network or HTTP trouble, it is all in the outcome."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    """Send one order; never raises for network or HTTP trouble, it is all in the outcome.
+    ``headers``: the token and the trace (``order_contracts.tracing.node_request_headers``)."""
     try:
         response = client.post(f"{url.rstrip('/')}/order", json=order, headers=headers)
     except httpx.HTTPError as exc:

@@ -9,7 +9,7 @@ resolve_in_doubt`; this module only does the HTTP and records the verdict in the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import httpx
@@ -41,7 +41,7 @@ def settle_from_followers(
     pending: list[OrderProgress],
     load_document: Callable[[], RoutingDocument],
     probe: MemoProbe,
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
     timeout: float,
 ) -> int:
@@ -58,7 +58,6 @@ def settle_from_followers(
         log.warning("cannot read the routing document to ask followers: %s", exc)
         return 0
     reads = {r: route.read_urls for r, route in document.regions.items()}
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     every_url = [u for urls in reads.values() for u in urls]
     settled = 0
     with http.client(every_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))) as c:

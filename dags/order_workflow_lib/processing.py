@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
@@ -23,6 +23,12 @@ import httpx
 from order_contracts.outcomes import Delivery
 from order_contracts.routing import RoutingDocument
 from order_contracts.run_summary import summarize
+from order_contracts.tracing import (
+    RUN_ID_HEADER,
+    TRACEPARENT_HEADER,
+    node_request_headers,
+    trace_id_for,
+)
 
 from . import http
 from .assignment import Decision, MemoProbe, decide
@@ -190,7 +196,7 @@ def _deliver(
     pending: list[OrderProgress],
     orders: dict[str, dict[str, Any]],
     settings: WorkflowSettings,
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
 ) -> None:
     groups: dict[tuple[str, str], list[OrderProgress]] = {}
@@ -212,7 +218,7 @@ def _deliver(
                 return
             order = orders[progress["order_id"]]
             started = time.monotonic()
-            attempt = post_order(client, node, url, order, token, try_number)
+            attempt = post_order(client, node, url, order, headers, try_number)
             guard.note(attempt, time.monotonic() - started)
             record(progress, attempt)
 
@@ -220,7 +226,7 @@ def _deliver(
             send(pending[0])  # the per-order mode: no thread pool on the hot path
             return
         try:
-            _send_groups(send, groups, orders, settings, guard, client, token, try_number)
+            _send_groups(send, groups, orders, settings, guard, client, headers, try_number)
         finally:
             guard.report()
 
@@ -232,7 +238,7 @@ def _send_groups(
     settings: WorkflowSettings,
     guard: StallGuard,
     client: httpx.Client,
-    token: str | None,
+    headers: Mapping[str, str],
     try_number: int,
 ) -> None:
     """Batch mode: bulk requests when the node takes them, else one request per order
@@ -245,7 +251,7 @@ def _send_groups(
             orders,
             bulk_size=settings.bulk_size,
             width=width,
-            token=token,
+            headers=headers,
             try_number=try_number,
             guard=guard,
         )
@@ -299,7 +305,7 @@ def run_try(
     try_number: int,
     last_try: bool,
     settings: WorkflowSettings,
-    token: str | None,
+    headers: Mapping[str, str],
     load_document: Callable[[], RoutingDocument],
     save: Callable[[Ledger], None],
 ) -> list[OrderProgress]:
@@ -310,9 +316,9 @@ def run_try(
         if needs_routing and _route_pending(pending, last_try, load_document, probe):
             save(ledger)  # the move is on record before any request goes to the new node
         timeout = settings.health_timeout
-        settle_from_followers(pending, load_document, probe, token, try_number, timeout)
+        settle_from_followers(pending, load_document, probe, headers, try_number, timeout)
     pending = [p for p in pending if p["status"] == PENDING]
-    _deliver(pending, orders, settings, token, try_number)
+    _deliver(pending, orders, settings, headers, try_number)
     ledger["recorded_try"] = try_number
     still = [p for p in pending if p["status"] == PENDING]
     if last_try:
@@ -331,8 +337,12 @@ def process(
     settings: WorkflowSettings,
     token: str | None,
     load_document: Callable[[], RoutingDocument],
+    run_id: str | None = None,
 ) -> TryOutcome:
-    """The process task's body (without Airflow): resume the ledger, run one try, report."""
+    """The process task's body (without Airflow): resume the ledger, run one try, report.
+
+    ``run_id`` (the DAG run's) goes to the nodes with a ``traceparent`` on every request, and
+    the nodes log both (``order_contracts.tracing``)."""
     # The first try has nothing to resume (a cleared task comes back with a higher try number):
     # skipping the read saves a round trip to the api-server on every per-order run.
     stored = store.get(LEDGER_KEY) if try_number > 1 else None
@@ -352,13 +362,23 @@ def process(
     def save(value: Ledger) -> None:
         store.set(LEDGER_KEY, value)
 
+    headers = node_request_headers(token, run_id, span=f"process-try-{try_number}")
+    if run_id:
+        log.info(
+            "node requests carry %s: %s and %s: %s (grep the nodes' logs for the trace id)",
+            RUN_ID_HEADER,
+            run_id,
+            TRACEPARENT_HEADER,
+            headers[TRACEPARENT_HEADER],
+            extra={"run_id": run_id, "trace_id": trace_id_for(run_id)},
+        )
     still = run_try(
         ledger,
         orders,
         try_number=try_number,
         last_try=last_try,
         settings=settings,
-        token=token,
+        headers=headers,
         load_document=load_document,
         save=save,
     )

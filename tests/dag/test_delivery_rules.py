@@ -92,7 +92,7 @@ def urls(nodes: dict[str, RunningNode], **override: str) -> dict[str, str]:
 
 def test_refused_connections_prove_the_order_never_arrived() -> None:
     with httpx.Client(timeout=2.0) as client:
-        attempt = post_order(client, "HCM", f"http://127.0.0.1:{free_port()}", order(), None, 1)
+        attempt = post_order(client, "HCM", f"http://127.0.0.1:{free_port()}", order(), {}, 1)
 
     assert attempt["outcome"] == Delivery.DID_NOT_REACH
 
@@ -117,7 +117,7 @@ def test_each_answer_is_classified_by_what_it_proves(
     shared_node: RunningNode, script: str, outcome: Delivery
 ) -> None:
     with FaultProxy(shared_node.url, script=[script]) as proxy, httpx.Client(timeout=5.0) as client:
-        attempt = post_order(client, "HCM", proxy.url, order(), None, 1)
+        attempt = post_order(client, "HCM", proxy.url, order(), {}, 1)
 
     assert attempt["outcome"] == outcome
 

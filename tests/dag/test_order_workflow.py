@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from order_contracts.tracing import trace_id_for
 from tests.conftest import NodeFactory, RunningNode
 from tests.dag.conftest import run_dag
 from tests.node.test_health_metrics import samples
+from tests.node.test_tracing import logged
 from tests.support.fault_proxy import FaultProxy
 from tests.support.orders import order, stored_ids, write_routing
 
@@ -36,6 +38,9 @@ def test_an_order_lands_on_its_home_node(
     assert result["attempts"] == 1
     assert stored_ids(three_nodes["HN"]) == [payload["order_id"]]
     assert stored_ids(three_nodes["HCM"]) == stored_ids(three_nodes["DN"]) == []
+    # the node's line for the order names the run and its trace (order_contracts.tracing)
+    line = logged(three_nodes["HN"].log_path, payload["order_id"])
+    assert (line["run_id"], line["trace_id"]) == (run.run_id, trace_id_for(run.run_id))
 
 
 def test_with_the_home_node_stopped_the_order_lands_on_the_nearest_healthy_fallback(

@@ -17,7 +17,7 @@ from .fastpath import OrderFastPath, order_route
 from .follower import FollowerReplication, FollowerStore
 from .load import LoadTracker
 from .metrics import NodeMetrics
-from .middleware import BodyLimit, Instrumentation
+from .middleware import BodyLimit, Instrumentation, TraceContext
 from .openapi import install_openapi
 from .replicated import PrimaryReplication
 from .routers import bulk, health, metrics, orders
@@ -138,4 +138,5 @@ def create_app(
         routes={("POST", "/orders"): settings.max_bulk_body_bytes},
     )
     app.add_middleware(Instrumentation, load=load, metrics=node_metrics)
+    app.add_middleware(TraceContext)  # outermost: every log line of the request has the ids
     return app

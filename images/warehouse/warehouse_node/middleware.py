@@ -9,9 +9,13 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from order_contracts.tracing import MAX_RUN_ID, RUN_ID_HEADER, log_context, parse_traceparent
+
 from .errors import error_json
 from .load import LoadTracker
 from .metrics import NodeMetrics
+
+RUN_ID_BYTES = RUN_ID_HEADER.encode()
 
 # Probes must not count as load: a node would otherwise look busier the more it is watched.
 UNTRACKED_PATHS = frozenset({"/health", "/metrics"})
@@ -109,3 +113,40 @@ class Instrumentation:
             self.metrics.observe_request(
                 scope["method"], template, status, time.perf_counter() - started
             )
+
+
+class TraceContext:
+    """Puts the sender's run id and trace id on every log line of its request.
+
+    The DAG sends ``x-order-run-id`` and a W3C ``traceparent`` with every request
+    (``order_contracts.tracing``); this reads them into ``log_context``, which the JSON log
+    formatter adds to each line, so one order can be followed by grepping one id. A malformed
+    ``traceparent`` is ignored, as the spec says; a run id is cut to ``MAX_RUN_ID`` printable
+    characters. Requests without either header cost one scan of the header list.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fields: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                parsed = parse_traceparent(value.decode("latin-1"))
+                if parsed is not None:
+                    fields["trace_id"], fields["parent_span_id"] = parsed
+            elif name == RUN_ID_BYTES:
+                run_id = value.decode("latin-1")[:MAX_RUN_ID]
+                if run_id.isprintable():
+                    fields["run_id"] = run_id
+        if not fields:
+            await self.app(scope, receive, send)
+            return
+        token = log_context.set(fields)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            log_context.reset(token)
