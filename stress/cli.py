@@ -120,6 +120,16 @@ def stress(
     min_success: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="exit 1 when the success rate is lower")
     ] = 0.99,
+    max_p99: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="exit 1 when p99 latency of committed orders is above (ms)"),
+    ] = None,
+    max_failed: Annotated[
+        int | None, typer.Option(min=0, help="exit 1 when more orders than this failed")
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option(help="per-order results as CSV (one row per order sent)")
+    ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds per HTTP request")] = 10.0,
     run_timeout: Annotated[
         float, typer.Option(min=1.0, help="Airflow: seconds to wait for one DAG run")
@@ -171,7 +181,10 @@ def stress(
         max_attempts=max_attempts,
         verify=verify,
         min_success=min_success,
+        max_p99_ms=max_p99,
+        max_failed=max_failed,
         report=report,
+        csv=csv,
         plot=plot,
         progress=progress and console.is_terminal,
     )

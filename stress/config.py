@@ -122,7 +122,12 @@ class StressConfig:
     max_attempts: int = 3
     verify: bool = False
     min_success: float = 0.99
+    #: more bars (``stress.thresholds``): p99 latency of committed orders, failed orders
+    max_p99_ms: float | None = None
+    max_failed: int | None = None
     report: Path | None = None
+    #: per-order results as CSV (one row per order sent)
+    csv: Path | None = None
     plot: Path | None = None
     progress: bool = True
 
@@ -171,4 +176,6 @@ class StressConfig:
             "endpoint": self.endpoint if self.target == "airflow" else None,
             "routing": self.routing or os.environ.get(envvars.ORDER_ROUTING_SOURCE),
             "min_success": self.min_success,
+            "max_p99_ms": self.max_p99_ms,
+            "max_failed": self.max_failed,
         }

@@ -145,6 +145,10 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print(errors)
     if report["verify"] is not None:
         print_verification(report["verify"], console)
+    for bar in report.get("thresholds") or []:
+        style, word = ("green", "ok") if bar["ok"] else ("red", "MISSED")
+        figures = f"{bar['value']:g} (max {bar['limit']:g})"
+        console.print(f"[bold]bar[/] {bar['name']}: {figures} [{style}]{word}[/]")
     if report.get("interrupted"):
         console.print("[yellow]interrupted: the figures cover the orders sent before Ctrl-C[/]")
     verdict = "[green]PASSED[/]" if report["passed"] else "[red]FAILED[/]"

@@ -30,7 +30,9 @@ from .plot import write_plot
 from .progress import live_progress
 from .report import build_report, print_report, write_report
 from .results import OrderResult, Recorder
+from .results_csv import write_csv
 from .stats import compute
+from .thresholds import check_bars
 from .verify import Verification, check, verify
 
 #: --verify reads orders created since the run started minus this (clock differences)
@@ -160,15 +162,20 @@ async def run_stress(
             verification = await verify(
                 results, node_urls, config.run_id, config.node_token, since=since
             )
+    bars = check_bars(stats, config.max_p99_ms, config.max_failed)
     passed = stats.orders > 0 and stats.success_rate >= config.min_success
     passed = passed and (verification is None or verification.ok)
+    passed = passed and all(bar.ok for bar in bars)
     interrupted = recorder.stop.is_set()
     report = build_report(
         config, stats, recorder.started_at, verification, passed and not interrupted
     )
+    report["thresholds"] = [bar.to_json() for bar in bars]
     report["interrupted"] = interrupted
     if config.report is not None and not config.report_to_stdout:
         write_report(report, config.report)
+    if config.csv is not None:
+        write_csv(results, config.csv)
     if config.plot is not None:
         title = f"orders-stress {config.run_id}: {config.target}, {config.mode} loop"
         write_plot(results, config.plot, title)
