@@ -15,7 +15,11 @@ NON_DEFAULT = {
     "nodeApi": {"token": "a-long-enough-token-value"},
     "controller": {"priority": "50", "verbose": True},
     "airflow": {"namespace": "airflow"},
-    "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
+    "monitoring": {
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+        "grafanaDashboard": {"enabled": True},
+    },
     "stress": {"enabled": True, "target": "nodes", "orders": 50, "verify": True},
 }
 
