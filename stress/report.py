@@ -162,11 +162,12 @@ def print_verification(verify: dict[str, Any], console: Console) -> None:
         f"[bold]verify[/]: [{style}]{'ok' if verify['ok'] else 'FAILED'}[/] — "
         f"acknowledged {verify['acknowledged']}, "
         f"found exactly once {verify['found_exactly_once']}, "
-        f"lost {verify['lost']}, duplicated {verify['duplicated']}, "
+        f"lost {verify['lost']}, unverified {verify.get('unverified', 0)}, "
+        f"duplicated {verify['duplicated']}, "
         f"refused but stored {verify['refused_but_stored']}; stored per node: {per_node or '-'}"
     )
     for node, why in verify["unreadable_nodes"].items():
-        console.print(f"  [red]could not read {node}[/]: {why}")
-    for kind in ("lost", "duplicated", "refused_but_stored"):
-        if verify["samples"][kind]:
+        console.print(f"  [red]could not read {node}[/] (its orders are unverified): {why}")
+    for kind in ("lost", "unverified", "duplicated", "refused_but_stored"):
+        if verify["samples"].get(kind):
             console.print(f"  {kind}: {', '.join(verify['samples'][kind])}")

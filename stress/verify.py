@@ -4,8 +4,9 @@
 reported it committed (Airflow target). Each node's ``GET /orders`` is paged to the end
 (``limit``/``cursor``, answer ``{"orders": [...], "next_cursor": ...}``) and only this run's
 orders (ids prefixed with the run id) are counted, so earlier runs on the same nodes do not
-disturb the check. A node that cannot be read fails the verification: absence of proof is not
-proof of absence.
+disturb the check. A node that cannot be read fails the verification, and the orders
+acknowledged by it that no other node holds are *unverified*, not lost: absence of proof is not
+proof of absence, either way.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Verification:
     misplaced: list[str] = field(default_factory=list)
     refused_but_stored: list[str] = field(default_factory=list)
     unacknowledged_stored: list[str] = field(default_factory=list)
+    #: acknowledged by a node that could not be read, and found nowhere else
+    unverified: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,6 +56,7 @@ class Verification:
             "acknowledged": self.acknowledged,
             "found_exactly_once": self.found_once,
             "lost": len(self.lost),
+            "unverified": len(self.unverified),
             "duplicated": len(self.duplicated),
             "misplaced": len(self.misplaced),
             "refused_but_stored": len(self.refused_but_stored),
@@ -61,6 +65,7 @@ class Verification:
             "unreadable_nodes": self.unreadable,
             "samples": {
                 "lost": self.lost[:SAMPLE],
+                "unverified": self.unverified[:SAMPLE],
                 "duplicated": self.duplicated[:SAMPLE],
                 "misplaced": self.misplaced[:SAMPLE],
                 "refused_but_stored": self.refused_but_stored[:SAMPLE],
@@ -121,7 +126,8 @@ def check(
     )
     for r in acknowledged:
         if copies[r.order_id] == 0:
-            verification.lost.append(r.order_id)
+            unread = r.warehouse in unreadable if r.warehouse else bool(unreadable)
+            (verification.unverified if unread else verification.lost).append(r.order_id)
         elif r.warehouse and r.warehouse not in where[r.order_id]:
             verification.misplaced.append(r.order_id)
     verification.duplicated = sorted(oid for oid, n in copies.items() if n > 1)

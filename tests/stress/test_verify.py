@@ -82,3 +82,39 @@ def test_check_fails_when_a_shard_cannot_be_read() -> None:
     verification = check([_result("a")], {"HCM": [{"order_id": "a"}]}, {"DN": "refused"})
     assert verification.lost == []
     assert not verification.ok
+
+
+def test_a_node_that_cannot_be_read_makes_its_orders_unverified_not_lost(
+    three_nodes: dict[str, RunningNode], routing_file: Path, tmp_path: Path
+) -> None:
+    hn = three_nodes["HN"]
+
+    async def stop_hn() -> None:
+        await asyncio.to_thread(hn.process.stop)
+
+    config = StressConfig(
+        target="nodes",
+        orders=60,
+        concurrency=4,
+        routing=str(routing_file),
+        run_id="unread",
+        verify=True,
+        progress=False,
+    )
+    outcome = asyncio.run(run_stress(config, Console(quiet=True), before_verify=stop_hn))
+    on_hn = outcome.report["per_warehouse"]["HN"]
+    verify = outcome.report["verify"]
+    assert on_hn > 0
+    assert (verify["lost"], verify["unverified"]) == (0, on_hn)
+    assert list(verify["unreadable_nodes"]) == ["HN"]
+    assert verify["found_exactly_once"] == 60 - on_hn
+    assert verify["ok"] is False and outcome.exit_code == EXIT_FAILED
+
+
+def test_check_counts_an_order_another_shard_holds_even_when_its_own_is_unreadable() -> None:
+    results = [_result("a", warehouse="DN"), _result("b", warehouse="DN"), _result("c")]
+    stored = {"HCM": [{"order_id": "a", "fulfilled_by": "HCM"}]}
+    verification = check(results, stored, {"DN": "refused"})
+    assert verification.unverified == ["b"]  # DN said it has it; nobody can check
+    assert verification.lost == ["c"]  # HCM was read and does not have it
+    assert verification.misplaced == ["a"]
