@@ -20,8 +20,8 @@ The controller is not started: it needs an emulated Kubernetes API (kmock) in an
 and this test is synchronous, waiting on Prometheus. Its metric names are taken from its own
 registry instead (``controller.metrics.Metrics``, the one ``controller.cli`` serves), read from
 the ``# TYPE`` lines of its exposition, since a labelled counter has no sample before its first
-use. Its panels are exempt from the has-data check only; tests/controller/test_routing_configmap.py
-checks those metrics on a running controller.
+use. Its panels are exempt from the has-data check only; tests/controller/test_dashboard_metrics.py
+runs the real operator against kmock and checks the same names on its live ``/metrics``.
 """
 
 from __future__ import annotations
