@@ -22,7 +22,9 @@ def node_process(
 ) -> tuple[ManagedProcess, str]:
     """A (not yet started) node for ``region`` and its base URL."""
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
+    # A node given a certificate serves HTTPS only (docs/tls.md).
+    scheme = "https" if (env or {}).get("NODE_TLS_CERT_FILE") else "http"
+    url = f"{scheme}://127.0.0.1:{port}"
     argv = [
         *node_command(),
         "--region",

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from order_contracts import tls
 
 
 def console_script(name: str, module: str) -> list[str]:
@@ -47,9 +50,9 @@ def wait_until(
         time.sleep(interval)
 
 
-def http_ok(url: str, timeout: float = 1.0) -> bool:
+def http_ok(url: str, timeout: float = 1.0, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
             return bool(200 <= response.status < 300)
     except (OSError, urllib.error.URLError):
         return False
@@ -72,6 +75,9 @@ class ManagedProcess:
         self.log_path = log_path
         self.env = dict(os.environ) | dict(env or {})
         self.ready_url = ready_url
+        # An https ready_url is checked against ORDER_CA_BUNDLE of the process's environment.
+        https = (ready_url or "").startswith("https:")
+        self.ready_context = tls.ssl_context(self.env) if https else None
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -108,7 +114,7 @@ class ManagedProcess:
                     f"{self.name} exited with code {self.proc.returncode if self.proc else '?'} "
                     f"before it was ready; see {self.log_path}"
                 )
-            return http_ok(self.ready_url or "")
+            return http_ok(self.ready_url or "", context=self.ready_context)
 
         wait_until(ready, timeout, what=f"{self.name} at {self.ready_url} (log: {self.log_path})")
 

@@ -16,6 +16,8 @@ import pytest
 
 from localmode.nodes import node_process
 from localmode.processes import ManagedProcess
+from order_contracts import envvars
+from tests.support.certs import TlsFiles, make_tls_files
 
 REGIONS = ("HCM", "HN", "DN")
 READY_TIMEOUT = 60.0
@@ -106,6 +108,25 @@ def node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
     finally:
         for node in reversed(started):
             node.process.stop(grace=10.0)
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    """A throwaway CA and a node certificate for 127.0.0.1 (docs/tls.md)."""
+    return make_tls_files(tmp_path / "tls")
+
+
+@pytest.fixture
+def tls_node(node_factory: NodeFactory, tls_files: TlsFiles) -> RunningNode:
+    """An HCM node serving HTTPS only; its readiness is checked against the test CA."""
+    return node_factory(
+        "HCM",
+        env={
+            "NODE_TLS_CERT_FILE": str(tls_files.cert),
+            "NODE_TLS_KEY_FILE": str(tls_files.key),
+            envvars.ORDER_CA_BUNDLE: str(tls_files.ca_bundle),
+        },
+    )
 
 
 @pytest.fixture

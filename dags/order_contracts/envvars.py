@@ -19,6 +19,8 @@ ORDER_PROXIMITY = "ORDER_PROXIMITY"
 ORDER_ROUTING_SOURCE = "ORDER_ROUTING_SOURCE"
 #: the nodes' bearer token (the node requires it, the DAG and the stress tool send it)
 NODE_API_TOKEN = "NODE_API_TOKEN"  # noqa: S105  (a variable name, not a secret)
+#: the CA bundle (PEM) every client of the nodes trusts when they serve HTTPS (:mod:`.tls`)
+ORDER_CA_BUNDLE = "ORDER_CA_BUNDLE"
 #: a warehouse node's own region
 NODE_REGION = "NODE_REGION"
 #: log level of every part's JSON logs

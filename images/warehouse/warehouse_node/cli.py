@@ -70,6 +70,12 @@ FLAGS: dict[str, tuple[str, type, str]] = {
         float,
         "bound on the start-up PRAGMA quick_check (default 120; 0 skips it)",
     ),
+    "tls_cert_file": (
+        "NODE_TLS_CERT_FILE",
+        str,
+        "PEM certificate chain: serve HTTPS only (with --tls-key-file; default empty: HTTP)",
+    ),
+    "tls_key_file": ("NODE_TLS_KEY_FILE", str, "PEM private key of --tls-cert-file"),
 }
 
 
@@ -166,6 +172,9 @@ def serve(app: FastAPI, settings: NodeSettings) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace,
         backlog=2048,
+        # Checked at settings time (tls.check_tls_pair); uvicorn loads the same pair.
+        ssl_certfile=settings.tls_cert_file or None,
+        ssl_keyfile=settings.tls_key_file or None,
     )
     NodeServer(config, app).run()
 

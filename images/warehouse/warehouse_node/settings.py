@@ -21,6 +21,7 @@ from order_contracts.regions import (
 )
 
 from .replica_url import check_replica_url
+from .tls import check_tls_pair
 
 MAX_BODY_BYTES = 64 * 1024
 # Bound on the start-up PRAGMA quick_check (docs/storage-integrity.md: ~5 s at 1M orders).
@@ -93,6 +94,10 @@ class NodeSettings(BaseSettings):
     quick_check_seconds: float = Field(
         QUICK_CHECK_SECONDS, ge=0, validation_alias="NODE_QUICK_CHECK_SECONDS"
     )
+    # TLS (docs/tls.md): both set = HTTPS only; the pair is loaded here so a bad file stops the
+    # start with one line instead of uvicorn's traceback.
+    tls_cert_file: str = Field("", validation_alias="NODE_TLS_CERT_FILE")
+    tls_key_file: str = Field("", validation_alias="NODE_TLS_KEY_FILE")
 
     @field_validator("region", "log_level", "synchronous", mode="before")
     @classmethod
@@ -121,7 +126,13 @@ class NodeSettings(BaseSettings):
             )
         if self.role == "follower" and not self.replica_url:
             raise ValueError("NODE_ROLE=follower needs NODE_REPLICA_URL (the replica to follow)")
+        check_tls_pair(self.tls_cert_file, self.tls_key_file)
         return self
+
+    @property
+    def tls(self) -> bool:
+        """The node serves HTTPS only (NODE_TLS_CERT_FILE and NODE_TLS_KEY_FILE set)."""
+        return bool(self.tls_cert_file)
 
     @property
     def replicated(self) -> bool:
