@@ -128,6 +128,21 @@ class AirflowTarget:
         try:
             await self._trigger(self._conf(unit), dag_run_id)
         except AirflowAPIError as exc:
+            if exc.status == 400 and not any(o.valid for o in unit):
+                # The DAG's params schema refused the conf before a run existed: for orders
+                # invalid on purpose, the refusal wanted (docs/dag.md, "The conf schema").
+                return [
+                    OrderResult.of(
+                        o,
+                        intended,
+                        now(),
+                        "rejected",
+                        cause=f"refused by Airflow at trigger (400): {exc.detail}"[:300],
+                        accepted=False,
+                        dag_run_id=dag_run_id,
+                    )
+                    for o in unit
+                ]
             return all_failed(f"Airflow refused the run ({exc.status})", False, None)
         except httpx.HTTPError as exc:
             return all_failed(f"Airflow unreachable ({type(exc).__name__})", False, None)
