@@ -210,3 +210,35 @@ def test_since_pages_start_at_the_first_matching_order(store: OrderStore) -> Non
     hn = store.list_page(limit=10, home_region="HN", since=since)
     assert [r.order_id for r in hn.records] == ["t-5", "t-7", "t-9"]
     assert store.list_page(limit=10, since=utc_timestamp(base + timedelta(days=1))).records == []
+
+
+@pytest.mark.parametrize("checkpoints", [True, False], ids=["own", "left-to-litestream"])
+def test_a_store_whose_wal_litestream_replicates_never_checkpoints_it(
+    tmp_path: Path, checkpoints: bool
+) -> None:
+    """Replicated, the node leaves the WAL to Litestream (store.py says why): no automatic
+    checkpoint on its connection, none at close."""
+    path = tmp_path / "orders.db"
+    store = OrderStore(path, checkpoints=checkpoints).open()
+
+    async def write() -> None:
+        await asyncio.gather(*(store.create(order(f"c-{i}"), "HCM") for i in range(200)))
+
+    asyncio.run(write())
+    assert store._writer is not None
+    (autocheckpoint,) = store._writer.execute("PRAGMA wal_autocheckpoint").fetchone()
+    # Litestream keeps a connection open: the node's close is then not the last one (the
+    # last one to close checkpoints whatever anyone asked)
+    litestream = sqlite3.connect(path)
+    litestream.execute("SELECT count(*) FROM orders").fetchone()  # opens the file and the WAL
+    store.close()
+    wal = path.with_name("orders.db-wal")
+    if checkpoints:
+        assert autocheckpoint == 1000  # SQLite's default
+        assert wal.stat().st_size == 0  # TRUNCATE at close
+    else:
+        assert autocheckpoint == 0
+        assert wal.stat().st_size > 0  # the frames wait for Litestream's checkpoint
+    litestream.close()
+    with sqlite3.connect(path) as reopened:  # and the file is whole either way
+        assert reopened.execute("SELECT count(*) FROM orders").fetchone() == (200,)

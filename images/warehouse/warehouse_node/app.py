@@ -64,6 +64,7 @@ def create_app(
         committed=replicator.committed if replicator else None,
         confirm=replicator.confirm if replicator and settings.sync_acks else None,
         probe_interval=settings.write_probe_interval,
+        checkpoints=replicator is None,  # a replicated WAL is Litestream's to checkpoint
     )
     node_metrics.bind_store(
         lambda: store.count, store.size_bytes, lambda: (store.commits, store.committed_rows)

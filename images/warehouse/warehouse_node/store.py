@@ -79,6 +79,7 @@ class OrderStore(GroupCommits):
         committed: Callable[[], None] | None = None,
         confirm: Callable[[], Awaitable[None]] | None = None,
         probe_interval: float = 1.0,
+        checkpoints: bool = True,
     ):
         """``on_commit(seconds, orders)`` is told each group commit's duration and size (the
         metrics layer turns it into a histogram; this module knows nothing of Prometheus).
@@ -89,7 +90,14 @@ class OrderStore(GroupCommits):
         raised. The next group commits meanwhile, so waits overlap instead of queueing.
 
         ``probe_interval``: after a failed write, how often the store tries a write of its
-        own until one commits (see :meth:`_probe_until_writable`)."""
+        own until one commits (see :meth:`_probe_until_writable`).
+
+        ``checkpoints=False`` when Litestream replicates the file: the node then never
+        checkpoints the WAL (no autocheckpoint, none at close) and leaves it to Litestream,
+        which checkpoints on its own schedule after it has copied the frames. Litestream's
+        guidance is to turn application checkpoints off under write load; a checkpoint racing
+        Litestream's copy is a suspect in restores that fail the integrity check (upstream
+        benbjohnson/litestream#1164; docs/replication.md#restores-that-fail-the-integrity-check)."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         self.path = path
@@ -99,6 +107,7 @@ class OrderStore(GroupCommits):
         self.committed = committed
         self.confirm = confirm
         self.probe_interval = probe_interval
+        self.checkpoints = checkpoints
         self.probe_failures = 0  # failed write probes since the last successful write
         self._probe: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -132,6 +141,8 @@ class OrderStore(GroupCommits):
             # No busy wait on the group-commit connection: its BEGIN runs on the event loop and
             # waits for a foreign writer's lock by retrying asynchronously (see _begin).
             conn = _connect(self.path, self.synchronous, timeout=0.0)
+            if not self.checkpoints:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             migrate(conn)
             self._count = int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
             latest = conn.execute("SELECT max(created_at) FROM orders").fetchone()[0]
@@ -187,7 +198,8 @@ class OrderStore(GroupCommits):
             self._reader_conns.clear()
         self._readers = threading.local()
         try:
-            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self.checkpoints:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:  # a busy reader elsewhere: the WAL stays, still valid
             log.warning("checkpoint at close failed", extra={"error": str(exc)})
         self._writer.close()
