@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from order_contracts import tls
 from order_contracts.health import read_health_answer
 
 from .demo_options import DemoOptions
@@ -78,7 +79,9 @@ async def kill_and_restart(
     """
     region = options.kill_region
     last: dict[str, int] = {}
-    async with httpx.AsyncClient(timeout=2.0, headers=stack.auth_headers()) as client:
+    async with httpx.AsyncClient(
+        timeout=2.0, headers=stack.auth_headers(), verify=tls.httpx_verify()
+    ) as client:
         base = sum((await shard_counts(client, stack)).values())
 
         async def committed() -> int:

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from order_contracts import tls
 from order_contracts.health import read_health_answer
 from order_contracts.logs import configure_json_logging
 from order_contracts.metrics import part_registry
@@ -96,7 +97,8 @@ class LocalRoutingSource:
         self.out_path = out_path
         self.history_path = history_path
         self.document: RoutingDocument | None = None
-        self._client = httpx.Client(timeout=timeout)
+        # https:// nodes and followers are verified against ORDER_CA_BUNDLE (docs/tls.md).
+        self._client = httpx.Client(timeout=timeout, verify=tls.httpx_verify())
         probes = len(nodes) + sum(len(urls) for urls in self.followers.values())
         self._pool = ThreadPoolExecutor(max_workers=max(1, probes))
         self._lock = threading.Lock()

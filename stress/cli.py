@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         sys.exit(_error(" ".join(str(message).split())))
-    except (StressError, RoutingSourceError) as exc:
+    except (StressError, RoutingSourceError, envvars.ConfigError) as exc:
         sys.exit(_error(str(exc)))
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from order_contracts import tls
+
 
 def auth_headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
@@ -24,7 +26,14 @@ def client_session(
     Headers every request carries are set once here (aiohttp merges per-request headers into
     the session's on every call otherwise).
     """
-    connector = aiohttp.TCPConnector(limit=max(1, connections), limit_per_host=0, ttl_dns_cache=300)
+    connector = aiohttp.TCPConnector(
+        limit=max(1, connections),
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        # https:// nodes are verified against ORDER_CA_BUNDLE (docs/tls.md); the same value
+        # httpx takes as verify= is what aiohttp takes as ssl=.
+        ssl=tls.httpx_verify(),
+    )
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0)),

@@ -20,6 +20,7 @@ from pathlib import Path
 from .envvars import ORDER_ROUTING_SOURCE
 from .labels import ROUTING_CONFIGMAP, ROUTING_KEY
 from .routing import RoutingDocument
+from .tls import ssl_context
 
 ENV_VAR = ORDER_ROUTING_SOURCE
 SERVICEACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -63,7 +64,9 @@ def read_routing_text(source: str, timeout: float = 5.0) -> str:
             raise RoutingSourceError(f"{source!r}: expected configmap:NAMESPACE/NAME")
         return _read_configmap(namespace, name)
     if source.startswith(("http://", "https://")):
-        with urllib.request.urlopen(source, timeout=timeout) as response:  # noqa: S310
+        # an https:// source is verified against ORDER_CA_BUNDLE, as nodes are (docs/tls.md)
+        context = ssl_context() if source.startswith("https://") else None
+        with urllib.request.urlopen(source, timeout=timeout, context=context) as response:  # noqa: S310
             return str(response.read().decode())
     return Path(source.removeprefix("file://")).read_text()
 

@@ -3,7 +3,8 @@
 An ``httpx.Client`` loads the system's CA bundle when it is made (~20-80 ms of CPU). A task
 process makes one or two clients and lives for one task, so in per-order mode that cost lands
 on every run. Local and in-cluster node URLs are plain ``http://``; only when one of them is
-``https://`` is the verifying context built.
+``https://`` is the verifying context built, trusting ``ORDER_CA_BUNDLE`` when it is set
+(order_contracts.tls, docs/tls.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
+
+from order_contracts import tls
 
 
 def needs_tls(urls: Iterable[str | None]) -> bool:
@@ -24,4 +27,6 @@ def client(urls: Iterable[str | None], **kwargs: Any) -> httpx.Client:
     if not needs_tls(urls):
         # Never used for a handshake: every URL is http. No CA bundle to load.
         kwargs.setdefault("verify", ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    else:
+        kwargs.setdefault("verify", tls.httpx_verify())
     return httpx.Client(**kwargs)

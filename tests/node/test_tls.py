@@ -6,11 +6,16 @@ clients' one ``verify=`` rule (order_contracts.tls) with and without ORDER_CA_BU
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from localmode.routing_source import LocalRoutingSource
 from order_contracts import envvars, tls
 from order_contracts.envvars import ConfigError
+from order_contracts.regions import configured_proximity
+from order_contracts.routing import RoutingDocument
 from tests.conftest import RunningNode
 from tests.node.conftest import run_node, seed_order
 from tests.support.certs import TlsFiles
@@ -48,7 +53,7 @@ def test_without_the_bundle_and_over_plain_http_the_node_is_not_reached(
     ],
 )
 def test_the_node_refuses_to_start_with_bad_tls_files(
-    tls_files: TlsFiles, tmp_path: object, case: str, expected: str
+    tls_files: TlsFiles, tmp_path: Path, case: str, expected: str
 ) -> None:
     env = {
         "mismatched key": {
@@ -73,3 +78,22 @@ def test_a_bundle_that_cannot_be_loaded_is_a_config_error(tls_files: TlsFiles) -
     with pytest.raises(ConfigError, match="ORDER_CA_BUNDLE: cannot load CA bundle"):
         tls.httpx_verify({envvars.ORDER_CA_BUNDLE: str(tls_files.ca_bundle.with_name("nope"))})
     assert tls.httpx_verify({envvars.ORDER_CA_BUNDLE: " "}) is True
+
+
+def test_the_routing_source_routes_to_a_tls_node_only_with_the_bundle(
+    tls_node: RunningNode, tls_files: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(envvars.ORDER_CA_BUNDLE, str(tls_files.ca_bundle))
+    assert routed_ready(tls_node, tmp_path / "with.json")
+    monkeypatch.delenv(envvars.ORDER_CA_BUNDLE)
+    # Without the bundle the routing source cannot verify the node: not ready, never routed to.
+    assert not routed_ready(tls_node, tmp_path / "without.json")
+
+
+def routed_ready(node: RunningNode, out: Path) -> bool:
+    source = LocalRoutingSource({"HCM": node.url}, configured_proximity(), out)
+    try:
+        source.poll_once()
+    finally:
+        source.close()
+    return RoutingDocument.from_json(out.read_text()).regions["HCM"].ready

@@ -30,6 +30,7 @@ CLEAN_ENV = {
     "NODE_API_TOKEN": "",
     "STRESS_TARGET": "",
     "AIRFLOW_API_URL": "",
+    "ORDER_CA_BUNDLE": "",
 }
 
 
@@ -83,10 +84,16 @@ class CliRun:
     report: dict[str, Any] | None
 
 
-def run_cli(*args: str, report: Path | None = None, timeout: float = 120) -> CliRun:
-    """Run the installed ``orders-stress`` script; parse ``--report`` when one was asked for."""
+def run_cli(
+    *args: str,
+    report: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> CliRun:
+    """Run the installed ``orders-stress`` script; parse ``--report`` when one was asked for.
+    ``env`` is laid over the clean environment (e.g. ORDER_CA_BUNDLE for HTTPS nodes)."""
     argv = [str(STRESS), *args, *(["--report", str(report)] if report else [])]
-    env = os.environ | CLEAN_ENV
+    env = os.environ | CLEAN_ENV | (env or {})
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     parsed = json.loads(report.read_text()) if report and report.exists() else None
     return CliRun(done.returncode, done.stdout, done.stderr, parsed)
