@@ -27,6 +27,8 @@ from .plot import PLOT_EXTRA_HINT, plotting_available
 from .run import EXIT_USAGE, run_and_print
 
 PROG = "orders-stress"
+#: formats ``--plot`` writes (matplotlib picks it from the suffix)
+PLOT_SUFFIXES = (".png", ".svg")
 T = TypeVar("T")
 
 
@@ -112,7 +114,9 @@ def stress(
         ),
     ] = None,
     report: Annotated[Path | None, typer.Option(help="JSON report file ('-': stdout)")] = None,
-    plot: Annotated[Path | None, typer.Option(help="write a latency PNG here")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="write the latency plot here (.png or .svg)")
+    ] = None,
     verify: Annotated[
         bool,
         typer.Option("--verify", help="afterwards, check each acknowledged order is stored once"),
@@ -153,7 +157,11 @@ def stress(
     mix = _parsed(parse_region_mix, regions or "")
     if orders is None and duration_s is None:
         orders = 1000
-    console = Console()  # the report goes to stdout; errors to stderr
+    # The tables go to stdout, errors to stderr; with ``--report -`` stdout is the JSON alone
+    # (for a pipe into a parser) and the tables go to stderr.
+    console = Console(stderr=report is not None and str(report) == "-")
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        raise typer.BadParameter("must end in .png or .svg", param_hint="--plot")
     if batch_size > 1 and target is not TargetName.airflow:
         raise typer.BadParameter("applies to --target airflow only", param_hint="--batch-size")
     if bulk > 1 and target is not TargetName.nodes:

@@ -133,7 +133,8 @@ class StressConfig:
 
     @property
     def report_to_stdout(self) -> bool:
-        """``--report -``: the JSON on stdout after the tables (a Job's log outlives its files)."""
+        """``--report -``: the JSON alone on stdout, the tables on stderr (a Job's log outlives its
+        files, and a pipe into a JSON parser gets only the JSON)."""
         return self.report is not None and str(self.report) == "-"
 
     @property

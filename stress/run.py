@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -208,7 +209,10 @@ def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
     else:
         outcome = uvloop.run(_interruptible(config, console))
     print_report(outcome.report, console)
-    if config.report_to_stdout:
-        console.file.write(json.dumps(outcome.report, separators=(",", ":")) + "\n")
-        console.file.flush()
+    for what, path in (("report", config.report), ("csv", config.csv), ("plot", config.plot)):
+        if path is not None and str(path) != "-":
+            console.print(f"{what}: {path}")
+    if config.report_to_stdout:  # stdout is the JSON alone; the tables went to stderr
+        sys.stdout.write(json.dumps(outcome.report, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
     return outcome

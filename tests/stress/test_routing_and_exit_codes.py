@@ -72,6 +72,7 @@ def test_exit_code_says_whether_the_success_rate_reached_the_minimum(
         (["--no-such-flag"], "--no-such-flag"),
         (["--target", "nodes", "--routing", "/nonexistent/routing.json"], "routing document"),
         (["--verify", "--routing", "/nonexistent/routing.json"], "--verify needs"),
+        (["--plot", "latency.jpg"], "--plot"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_code_2(
@@ -105,20 +106,22 @@ def test_unreachable_airflow_is_a_one_line_error() -> None:
     assert len(run.stderr.strip().splitlines()) == 1
 
 
-def test_report_dash_prints_the_json_report_after_the_tables(
+def test_report_dash_writes_only_the_json_to_stdout_and_the_tables_to_stderr(
     node_factory: NodeFactory, tmp_path: Path
 ) -> None:
     hn = node_factory("HN")
     routing = write_document({"HN": hn.url}, tmp_path / "routing.json")
+    table = tmp_path / "orders.csv"
     run = run_cli(
         *("--target", "nodes", "--routing", str(routing), "--orders", "20", "--regions", "HN=1"),
-        *("--report", "-"),
+        *("--report", "-", "--csv", str(table)),
     )
     assert run.code == 0, run.stderr + run.stdout
-    *tables, last = run.stdout.strip().splitlines()
-    report = json.loads(last)
+    report = json.loads(run.stdout)  # the whole of stdout parses: a pipe into jq works
     assert report["totals"]["committed"] == 20
-    assert any("committed on a warehouse" in line for line in tables)
+    assert "committed on a warehouse" in run.stderr
+    assert f"csv: {table}" in run.stderr  # where each file went
+    assert table.exists()
 
 
 def test_ctrl_c_stops_sending_and_still_reports_what_was_sent(
