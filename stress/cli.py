@@ -25,6 +25,7 @@ from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_
 from .errors import StressError
 from .plot import PLOT_EXTRA_HINT, plotting_available
 from .run import EXIT_USAGE, run_and_print
+from .verify_cli import verify_app
 
 PROG = "orders-stress"
 #: formats ``--plot`` writes (matplotlib picks it from the suffix)
@@ -54,7 +55,10 @@ def _show_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.command(help="Load the order system through Airflow or straight to the warehouse nodes.")
+@app.command(
+    help="Load the order system through Airflow or straight to the warehouse nodes. "
+    "`orders-stress verify RESULTS.csv` checks a finished run's orders again later."
+)
 def stress(
     orders: Annotated[
         int | None,
@@ -209,9 +213,13 @@ def _error(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure to start is one line on stderr and exit code 2."""
-    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["verify"]:  # ``orders-stress verify RESULTS.csv``: a finished run, later
+        command, args, prog = typer.main.get_command(verify_app), args[1:], f"{PROG} verify"
+    else:
+        command, prog = typer.main.get_command(app), PROG
     try:
-        code = command.main(args=argv, prog_name=PROG, standalone_mode=False)
+        code = command.main(args=args, prog_name=prog, standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         print(f"{PROG}: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -58,3 +58,49 @@ def write_csv(results: Sequence[OrderResult], path: Path) -> None:
                     r.cause or "",
                 )
             )
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+def read_csv(path: Path) -> list[OrderResult]:
+    """The rows :func:`write_csv` wrote, as results again (``orders-stress verify``).
+
+    Raises ValueError naming the file and the row at fault: a results file is handed around
+    and edited, and a half-read one must not pass for a run's whole set of orders.
+    """
+    try:
+        with path.open(newline="") as source:
+            reader = csv.DictReader(source)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path}: not an orders-stress CSV (no {', '.join(missing)})")
+            results = []
+            for line, row in enumerate(reader, start=2):
+                try:
+                    results.append(
+                        OrderResult(
+                            index=int(row["index"]),
+                            order_id=row["order_id"],
+                            home_region=row["home_region"],
+                            valid=_flag(row["valid"]),
+                            invalid_kind=row["invalid_kind"] or None,
+                            intended=float(row["sent_s"]),
+                            finished=float(row["finished_s"]),
+                            outcome=row["outcome"],  # type: ignore[arg-type]
+                            warehouse=row["warehouse"] or None,
+                            fallback=_flag(row["fallback"]),
+                            attempts=int(row["attempts"]),
+                            cause=row["cause"] or None,
+                            accepted=_flag(row["accepted_by_airflow"]),
+                            dag_run_id=row["dag_run_id"] or None,
+                        )
+                    )
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{path}, line {line}: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not results:
+        raise ValueError(f"{path}: no orders in it")
+    return results
