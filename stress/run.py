@@ -211,7 +211,8 @@ def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
     print_report(outcome.report, console)
     for what, path in (("report", config.report), ("csv", config.csv), ("plot", config.plot)):
         if path is not None and str(path) != "-":
-            console.print(f"{what}: {path}")
+            # one line, as is: a wrapped path cannot be copied, and "[" is no markup here
+            console.print(f"{what}: {path}", soft_wrap=True, markup=False, highlight=False)
     if config.report_to_stdout:  # stdout is the JSON alone; the tables went to stderr
         sys.stdout.write(json.dumps(outcome.report, separators=(",", ":")) + "\n")
         sys.stdout.flush()
