@@ -92,10 +92,14 @@ def test_dag_test_refuses_an_invalid_conf_before_any_run_exists(order_dag: Any) 
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    with create_session() as session:
-        before = session.query(DagRun).filter(DagRun.dag_id == order_dag.dag_id).count()
+    def run_ids() -> set[str]:
+        with create_session() as session:
+            runs = session.query(DagRun.run_id).filter(DagRun.dag_id == order_dag.dag_id)
+            return {row.run_id for row in runs}
+
+    before = run_ids()
     with pytest.raises(ParamValidationError, match="orders"):
         order_dag.test(run_conf={"orders": []}, logical_date=None)
-    with create_session() as session:
-        after = session.query(DagRun).filter(DagRun.dag_id == order_dag.dag_id).count()
-    assert after == before
+    # no new run (dag.test() may clear earlier test runs of the DAG first: compare ids, not
+    # counts; CI saw 1 before and 0 after when another test's run came first)
+    assert run_ids() <= before
