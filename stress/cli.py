@@ -21,6 +21,7 @@ from order_contracts import envvars
 from order_contracts.source import RoutingSourceError
 from order_contracts.version import version_line
 
+from .cli_options import NodeTokenOption, RoutingOption
 from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
 from .errors import StressError
 from .plot import PLOT_EXTRA_HINT, plotting_available
@@ -107,16 +108,8 @@ def stress(
     airflow_password: Annotated[
         str, typer.Option(envvar="AIRFLOW_PASSWORD", help="Airflow API password")
     ] = "admin",  # noqa: S107
-    node_token: Annotated[
-        str | None, typer.Option(envvar=envvars.NODE_API_TOKEN, help="nodes' bearer token, if set")
-    ] = None,
-    routing: Annotated[
-        str | None,
-        typer.Option(
-            envvar=envvars.ORDER_ROUTING_SOURCE,
-            help="routing document: PATH, http(s) URL or configmap:NAMESPACE/NAME",
-        ),
-    ] = None,
+    node_token: NodeTokenOption = None,
+    routing: RoutingOption = None,
     report: Annotated[Path | None, typer.Option(help="JSON report file ('-': stdout)")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="write the latency plot here (.png or .svg)")

@@ -18,9 +18,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from order_contracts import envvars
 from order_contracts.source import load_routing_document
 
+from .cli_options import NodeTokenOption, RoutingOption
 from .errors import StressError
 from .report import print_verification
 from .results_csv import read_csv
@@ -44,16 +44,8 @@ def run_id_of(order_ids: list[str]) -> str:
 @verify_app.command(help="Check a finished run's orders (its --csv file) against the shards.")
 def verify_later(
     results: Annotated[Path, typer.Argument(help="the run's --csv file")],
-    routing: Annotated[
-        str | None,
-        typer.Option(
-            envvar=envvars.ORDER_ROUTING_SOURCE,
-            help="routing document: PATH, http(s) URL or configmap:NAMESPACE/NAME",
-        ),
-    ] = None,
-    node_token: Annotated[
-        str | None, typer.Option(envvar=envvars.NODE_API_TOKEN, help="nodes' bearer token, if set")
-    ] = None,
+    routing: RoutingOption = None,
+    node_token: NodeTokenOption = None,
     report: Annotated[Path | None, typer.Option(help="write the verdict as JSON here")] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds per HTTP request")] = 30.0,
 ) -> int:
