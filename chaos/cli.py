@@ -5,7 +5,8 @@ with ``--target airflow`` PostgreSQL + Airflow) in ``--state-dir``, runs the cam
 table per fault kind, writes the JSON report (and the timeline plot with ``--plot``) and stops
 everything again. Exit status: 0 nothing lost or duplicated, 1 a loss or a duplicate (or a
 refused order stored, or a shard that could not be read), 2 the campaign could not run as
-asked, 130 interrupted (Ctrl-C: the faults in place are healed, the shards still checked).
+asked, 130 interrupted (Ctrl-C or SIGTERM: the faults in place are healed, the shards still
+checked).
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ def parse_options(argv: list[str] | None) -> CampaignOptions:
     return replace(options, replication=args.replication)
 
 
+#: signals that stop a campaign the way Ctrl-C does
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def prepare_state_dir(path: Path) -> Path:
     """An empty state directory; refuses to wipe one that a campaign did not create."""
     path = path.resolve()
@@ -153,9 +158,16 @@ async def _run(options: CampaignOptions, console: Console, replication: bool) ->
     def first_interrupt() -> None:
         console.print("[yellow]stopping: healing the fault in place, then checking the shards[/]")
         stop.set()
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C aborts (faults still undone)
+        # A second Ctrl-C or SIGTERM aborts: KeyboardInterrupt unwinds every context manager,
+        # so the faults are still undone (a SIGTERM left at its default would skip that).
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, signal.default_int_handler)
 
-    loop.add_signal_handler(signal.SIGINT, first_interrupt)
+    # SIGTERM (a `kill`, systemd, a CI runner's timeout) is a Ctrl-C: the campaign's processes
+    # are its children, and only this process knows which fault is in place.
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, first_interrupt)
     try:
         with chaos_cluster(
             options.state_dir,
@@ -169,8 +181,9 @@ async def _run(options: CampaignOptions, console: Console, replication: bool) ->
             )
             return await Campaign(cluster, options, console, replication, stop).run()
     finally:
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
 
 
 def main(argv: list[str] | None = None) -> int:

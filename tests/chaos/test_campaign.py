@@ -115,7 +115,10 @@ def test_self_check_reports_the_orders_a_lost_disk_took(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="disk-full mounts a tmpfs (root)")
-def test_ctrl_c_heals_the_fault_in_place_and_still_checks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_heals_the_fault_in_place_and_still_checks(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     report = tmp_path / "report.json"
     argv = orders_chaos(
         *("--faults", "disk-full", "--trials", "1", "--window", "120", "--lead", "0.5"),
@@ -131,7 +134,7 @@ def test_ctrl_c_heals_the_fault_in_place_and_still_checks(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "the fault never started"
             time.sleep(0.2)
         assert mounts_under(tmp_path)  # the tmpfs is there, full
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         assert process.wait(120) == 130, log.read_text()[-3000:]
     finally:
         if process.poll() is None:
