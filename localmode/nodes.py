@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from order_contracts.envvars import NODE_TLS_CERT_ALIASES
+
 from .processes import ManagedProcess, console_script, free_port
 
 
@@ -23,7 +25,7 @@ def node_process(
     """A (not yet started) node for ``region`` and its base URL."""
     port = port or free_port()
     # A node given a certificate serves HTTPS only (docs/tls.md).
-    scheme = "https" if (env or {}).get("NODE_TLS_CERT_FILE") else "http"
+    scheme = "https" if any((env or {}).get(name) for name in NODE_TLS_CERT_ALIASES) else "http"
     url = f"{scheme}://127.0.0.1:{port}"
     argv = [
         *node_command(),

@@ -122,8 +122,8 @@ def tls_node(node_factory: NodeFactory, tls_files: TlsFiles) -> RunningNode:
     return node_factory(
         "HCM",
         env={
-            "NODE_TLS_CERT_FILE": str(tls_files.cert),
-            "NODE_TLS_KEY_FILE": str(tls_files.key),
+            envvars.NODE_TLS_CERT: str(tls_files.cert),
+            envvars.NODE_TLS_KEY: str(tls_files.key),
             envvars.ORDER_CA_BUNDLE: str(tls_files.ca_bundle),
         },
     )

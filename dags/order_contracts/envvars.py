@@ -21,6 +21,12 @@ ORDER_ROUTING_SOURCE = "ORDER_ROUTING_SOURCE"
 NODE_API_TOKEN = "NODE_API_TOKEN"  # noqa: S105  (a variable name, not a secret)
 #: the CA bundle (PEM) every client of the nodes trusts when they serve HTTPS (:mod:`.tls`)
 ORDER_CA_BUNDLE = "ORDER_CA_BUNDLE"
+#: a node's PEM certificate (chain) and key: both set = the node serves HTTPS only (docs/tls.md);
+#: the ``*_FILE`` names are the first slice's, still read as aliases
+NODE_TLS_CERT = "NODE_TLS_CERT"
+NODE_TLS_KEY = "NODE_TLS_KEY"
+NODE_TLS_CERT_ALIASES = (NODE_TLS_CERT, "NODE_TLS_CERT_FILE")
+NODE_TLS_KEY_ALIASES = (NODE_TLS_KEY, "NODE_TLS_KEY_FILE")
 #: a warehouse node's own region
 NODE_REGION = "NODE_REGION"
 #: log level of every part's JSON logs

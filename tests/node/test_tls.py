@@ -1,4 +1,4 @@
-"""A node with NODE_TLS_CERT_FILE / NODE_TLS_KEY_FILE serves HTTPS only (docs/tls.md).
+"""A node with NODE_TLS_CERT / NODE_TLS_KEY serves HTTPS only (docs/tls.md).
 
 Real certificates from a throwaway CA (tests/support/certs.py), a real uvicorn node, and the
 clients' one ``verify=`` rule (order_contracts.tls) with and without ORDER_CA_BUNDLE.
@@ -19,6 +19,7 @@ from order_contracts.routing import RoutingDocument
 from tests.conftest import RunningNode
 from tests.node.conftest import run_node, seed_order
 from tests.support.certs import TlsFiles
+from warehouse_node.cli import load_settings, parse_args
 
 
 def test_a_client_with_the_ca_bundle_commits_an_order(
@@ -57,14 +58,15 @@ def test_the_node_refuses_to_start_with_bad_tls_files(
 ) -> None:
     env = {
         "mismatched key": {
-            "NODE_TLS_CERT_FILE": str(tls_files.cert),
-            "NODE_TLS_KEY_FILE": str(tls_files.other_key),
+            "NODE_TLS_CERT": str(tls_files.cert),
+            "NODE_TLS_KEY": str(tls_files.other_key),
         },
+        # the first slice's names still work (aliases)
         "missing cert": {
             "NODE_TLS_CERT_FILE": str(tls_files.cert.with_name("absent.pem")),
             "NODE_TLS_KEY_FILE": str(tls_files.key),
         },
-        "cert without key": {"NODE_TLS_CERT_FILE": str(tls_files.cert)},
+        "cert without key": {"NODE_TLS_CERT": str(tls_files.cert)},
     }[case]
     result = run_node("--region", "HCM", "--data-dir", str(tmp_path), env=env)
     assert result.returncode == 2
@@ -72,6 +74,39 @@ def test_the_node_refuses_to_start_with_bad_tls_files(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("warehouse-node: invalid configuration:")
     assert expected in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--tls-cert", "{cert}", "--tls-key", "{key}"], {}),
+        (["--tls-cert-file", "{cert}", "--tls-key-file", "{key}"], {}),
+        ([], {"NODE_TLS_CERT": "{cert}", "NODE_TLS_KEY": "{key}"}),
+        ([], {"NODE_TLS_CERT_FILE": "{cert}", "NODE_TLS_KEY_FILE": "{key}"}),
+    ],
+    ids=["flags", "old flags", "env", "old env"],
+)
+def test_the_tls_names_and_their_aliases_set_the_same_pair(
+    tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str]
+) -> None:
+    files = {"cert": str(tls_files.cert), "key": str(tls_files.key)}
+    for name in ("NODE_TLS_CERT", "NODE_TLS_KEY", "NODE_TLS_CERT_FILE", "NODE_TLS_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(**files))
+    overrides = parse_args(["--region", "HCM", *(arg.format(**files) for arg in argv)])
+    settings = load_settings(overrides)
+    assert settings.tls
+    assert (settings.tls_cert_file, settings.tls_key_file) == (files["cert"], files["key"])
+
+
+def test_a_flag_wins_over_the_old_environment_name(
+    tls_files: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NODE_TLS_CERT_FILE", str(tmp_path / "old.pem"))
+    monkeypatch.setenv("NODE_TLS_KEY_FILE", str(tmp_path / "old-key.pem"))
+    argv = ["--region", "HCM", "--tls-cert", str(tls_files.cert), "--tls-key", str(tls_files.key)]
+    assert load_settings(parse_args(argv)).tls_cert_file == str(tls_files.cert)
 
 
 def test_a_bundle_that_cannot_be_loaded_is_a_config_error(tls_files: TlsFiles) -> None:

@@ -70,12 +70,17 @@ FLAGS: dict[str, tuple[str, type, str]] = {
         float,
         "bound on the start-up PRAGMA quick_check (default 120; 0 skips it)",
     ),
-    "tls_cert_file": (
-        "NODE_TLS_CERT_FILE",
+    "tls_cert": (
+        envvars.NODE_TLS_CERT,
         str,
-        "PEM certificate chain: serve HTTPS only (with --tls-key-file; default empty: HTTP)",
+        "PEM certificate chain: serve HTTPS only (with --tls-key; default empty: HTTP)",
     ),
-    "tls_key_file": ("NODE_TLS_KEY_FILE", str, "PEM private key of --tls-cert-file"),
+    "tls_key": (envvars.NODE_TLS_KEY, str, "PEM private key of --tls-cert"),
+}
+# older spellings of a flag, still accepted (docs/tls.md)
+FLAG_ALIASES: dict[str, tuple[str, ...]] = {
+    "tls_cert": ("--tls-cert-file",),
+    "tls_key": ("--tls-key-file",),
 }
 
 
@@ -87,7 +92,8 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
     )
     add_version_flag(parser)
     for name, (env, kind, help_text) in FLAGS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{help_text} [{env}]")
+        flags = (f"--{name.replace('_', '-')}", *FLAG_ALIASES.get(name, ()))
+        parser.add_argument(*flags, dest=name, type=kind, help=f"{help_text} [{env}]")
     parser.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from order_contracts import envvars
@@ -96,8 +96,9 @@ class NodeSettings(BaseSettings):
     )
     # TLS (docs/tls.md): both set = HTTPS only; the pair is loaded here so a bad file stops the
     # start with one line instead of uvicorn's traceback.
-    tls_cert_file: str = Field("", validation_alias="NODE_TLS_CERT_FILE")
-    tls_key_file: str = Field("", validation_alias="NODE_TLS_KEY_FILE")
+    # NODE_TLS_CERT_FILE / NODE_TLS_KEY_FILE: the first slice's names, kept as aliases.
+    tls_cert_file: str = Field("", validation_alias=AliasChoices(*envvars.NODE_TLS_CERT_ALIASES))
+    tls_key_file: str = Field("", validation_alias=AliasChoices(*envvars.NODE_TLS_KEY_ALIASES))
 
     @field_validator("region", "log_level", "synchronous", mode="before")
     @classmethod
@@ -131,7 +132,7 @@ class NodeSettings(BaseSettings):
 
     @property
     def tls(self) -> bool:
-        """The node serves HTTPS only (NODE_TLS_CERT_FILE and NODE_TLS_KEY_FILE set)."""
+        """The node serves HTTPS only (NODE_TLS_CERT and NODE_TLS_KEY set)."""
         return bool(self.tls_cert_file)
 
     @property

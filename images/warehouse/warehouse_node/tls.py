@@ -15,7 +15,7 @@ def check_tls_pair(cert_file: str, key_file: str) -> None:
     if not cert_file and not key_file:
         return
     if not cert_file or not key_file:
-        raise ValueError("NODE_TLS_CERT_FILE and NODE_TLS_KEY_FILE must be set together")
+        raise ValueError("NODE_TLS_CERT and NODE_TLS_KEY must be set together")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(cert_file, key_file)
@@ -26,8 +26,6 @@ def check_tls_pair(cert_file: str, key_file: str) -> None:
         reason = exc.reason or str(exc)
         if "KEY_VALUES_MISMATCH" in str(exc):
             reason = "the key does not match the certificate"
-        raise ValueError(
-            f"NODE_TLS_CERT_FILE {cert_file} / NODE_TLS_KEY_FILE {key_file}: {reason}"
-        ) from None
+        raise ValueError(f"NODE_TLS_CERT {cert_file} / NODE_TLS_KEY {key_file}: {reason}") from None
     except OSError as exc:
         raise ValueError(f"cannot read TLS files {cert_file}, {key_file}: {exc}") from None
