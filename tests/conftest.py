@@ -17,7 +17,7 @@ import pytest
 from localmode.nodes import node_process
 from localmode.processes import ManagedProcess
 from order_contracts import envvars
-from tests.support.certs import TlsFiles, make_tls_files
+from tests.support.certs import CertificateAuthority, TlsFiles, make_tls_files
 
 REGIONS = ("HCM", "HN", "DN")
 READY_TIMEOUT = 60.0
@@ -111,9 +111,15 @@ def node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
 
 
 @pytest.fixture
-def tls_files(tmp_path: Path) -> TlsFiles:
-    """A throwaway CA and a node certificate for 127.0.0.1 (docs/tls.md)."""
-    return make_tls_files(tmp_path / "tls")
+def tls_ca() -> CertificateAuthority:
+    """A throwaway CA (in memory); it can issue more certificates, e.g. a renewed one."""
+    return CertificateAuthority()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path, tls_ca: CertificateAuthority) -> TlsFiles:
+    """The CA's bundle and a node certificate for 127.0.0.1 (docs/tls.md)."""
+    return make_tls_files(tmp_path / "tls", ca=tls_ca)
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import socket
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -37,6 +39,7 @@ from .restore import RestoreError, RestoreOutcome, restore_if_missing
 from .settings import NodeSettings
 from .slow_clients import guarded_protocol
 from .store import OrderStore, StoreError
+from .tls import TlsReloader
 
 SWITCH_INTERVAL_SECONDS = 0.0005
 log = logging.getLogger("warehouse_node.cli")
@@ -76,6 +79,11 @@ FLAGS: dict[str, tuple[str, type, str]] = {
         "PEM certificate chain: serve HTTPS only (with --tls-key; default empty: HTTP)",
     ),
     "tls_key": (envvars.NODE_TLS_KEY, str, "PEM private key of --tls-cert"),
+    "tls_reload_interval": (
+        "NODE_TLS_RELOAD_INTERVAL",
+        float,
+        "seconds between checks for renewed --tls-cert/--tls-key files (default 10; 0: never)",
+    ),
 }
 # older spellings of a flag, still accepted (docs/tls.md)
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {
@@ -146,11 +154,34 @@ def load_settings(overrides: dict[str, Any]) -> NodeSettings:
 
 class NodeServer(uvicorn.Server):
     """uvicorn, plus: on SIGTERM/SIGINT the node reports ``down`` at once, so routers stop
-    sending it orders while uvicorn drains the requests already in flight."""
+    sending it orders while uvicorn drains the requests already in flight; with TLS, renewed
+    certificate files are loaded into the live context (tls.TlsReloader)."""
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI):
+    def __init__(self, config: uvicorn.Config, app: FastAPI, settings: NodeSettings):
         super().__init__(config)
         self.node_app = app
+        self.settings = settings
+        self.tls_watch: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        s = self.settings
+        if self.config.ssl is not None and s.tls_reload_interval > 0:
+            reloads = self.node_app.state.node.metrics.tls_reloads
+            reloader = TlsReloader(
+                self.config.ssl,
+                s.tls_cert_file,
+                s.tls_key_file,
+                on_outcome=lambda outcome: reloads.labels(outcome=outcome).inc(),
+            )
+            self.tls_watch = asyncio.create_task(
+                reloader.run(s.tls_reload_interval), name="tls-reload"
+            )
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.tls_watch is not None:
+            self.tls_watch.cancel()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.node_app.state.draining = True
@@ -182,7 +213,7 @@ def serve(app: FastAPI, settings: NodeSettings) -> None:
         ssl_certfile=settings.tls_cert_file or None,
         ssl_keyfile=settings.tls_key_file or None,
     )
-    NodeServer(config, app).run()
+    NodeServer(config, app, settings).run()
 
 
 def preflight(settings: NodeSettings, restore: Restore | None = None) -> Verdict:

@@ -7,7 +7,8 @@ Names: ``warehouse_orders_total{home_region,outcome}`` (every order, either path
 ``warehouse_http_requests_in_flight``, ``warehouse_orders_stored``, ``warehouse_db_size_bytes``,
 ``warehouse_db_commits_total``, ``warehouse_db_committed_orders_total``,
 ``warehouse_db_commit_duration_seconds``, ``warehouse_health_status{status}``,
-``warehouse_build_info{version,region,python}``, ``process_*`` and ``python_info``;
+``warehouse_build_info{version,region,python}``, ``warehouse_tls_reloads_total{outcome}``,
+``process_*`` and ``python_info``;
 with a replica: ``warehouse_replication_lag_seconds``, ``warehouse_replication_lag_transactions``,
 ``warehouse_replication_healthy``, ``warehouse_replication_errors_total``,
 ``warehouse_replication_sync_duration_seconds{confirmed}``.
@@ -47,6 +48,9 @@ HEALTH_STATES: tuple[HealthStatus, ...] = get_args(HealthStatus)
 
 #: every ``outcome`` label of ``warehouse_orders_total``
 ORDER_OUTCOMES = ("created", "duplicate", "conflict", "rejected", "error")
+
+#: every ``outcome`` label of ``warehouse_tls_reloads_total``
+TLS_RELOAD_OUTCOMES = ("loaded", "refused")
 
 #: the routes that take orders (their latency series exist from the start)
 ORDER_ROUTES = ("/order", "/orders")
@@ -150,6 +154,15 @@ class NodeMetrics:
             buckets=BULK_BUCKETS,
             registry=r,
         )
+        # TLS certificate renewals picked up without a restart (tls.TlsReloader)
+        self.tls_reloads = Counter(
+            "warehouse_tls_reloads",
+            "Renewed TLS certificate files: loaded into the live server, or refused",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in TLS_RELOAD_OUTCOMES:
+            self.tls_reloads.labels(outcome=outcome)
         self.requests = Counter(
             "warehouse_http_requests",
             "HTTP requests by route template and status",

@@ -99,6 +99,10 @@ class NodeSettings(BaseSettings):
     # NODE_TLS_CERT_FILE / NODE_TLS_KEY_FILE: the first slice's names, kept as aliases.
     tls_cert_file: str = Field("", validation_alias=AliasChoices(*envvars.NODE_TLS_CERT_ALIASES))
     tls_key_file: str = Field("", validation_alias=AliasChoices(*envvars.NODE_TLS_KEY_ALIASES))
+    # How often (s) the files are checked for a renewal (tls.TlsReloader); 0 = never.
+    tls_reload_interval: float = Field(
+        10.0, ge=0, le=3600, validation_alias="NODE_TLS_RELOAD_INTERVAL"
+    )
 
     @field_validator("region", "log_level", "synchronous", mode="before")
     @classmethod
