@@ -188,7 +188,9 @@ def test_a_pair_that_does_not_match_is_refused_and_the_old_one_kept(
         assert http.post("/order", json=seed_order("kept-1")).status_code == 201
         # The finished renewal is then taken.
         pair = renewed(tls_ca, volume)
-        wait_until(lambda: served_serial(node, context) == pair.serial, SWAP_TIMEOUT, what="renewal")
+        wait_until(
+            lambda: served_serial(node, context) == pair.serial, SWAP_TIMEOUT, what="renewal"
+        )
         metrics = http.get("/metrics").text
     assert 'warehouse_tls_reloads_total{outcome="refused"} 1.0' in metrics
     assert 'warehouse_tls_reloads_total{outcome="loaded"} 1.0' in metrics
