@@ -99,6 +99,26 @@ async def run(primary: str, follower: str, args: argparse.Namespace) -> dict[str
     }
 
 
+LAG_BAR_S = 2.0
+
+
+def read_after_kill(url: str, within_s: float) -> int:
+    """Status of the follower's answer for the last acknowledged order.
+
+    The primary acknowledged it once the replica held it, but the follower only sees it on its
+    next pull, so it is given the lag bar to catch up: a 404 that outlasts the bar is a failure,
+    a 404 inside it is just lag.
+    """
+    import httpx
+
+    deadline = time.monotonic() + within_s
+    while True:
+        status = httpx.get(url, timeout=10).status_code
+        if status == 200 or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.05)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=1000.0, help="orders/s offered")
@@ -125,17 +145,18 @@ def main() -> int:
         follower.wait_ready(120)
         result = asyncio.run(run(primary_url, follower_url, args))
         primary.kill()
-        import httpx
-
-        answer = httpx.get(f"{follower_url}/order/{result['last_acked']}", timeout=10)
-        result["read_with_primary_dead"] = answer.status_code
+        killed_at = time.monotonic()
+        result["read_with_primary_dead"] = read_after_kill(
+            f"{follower_url}/order/{result['last_acked']}", within_s=LAG_BAR_S
+        )
+        result["last_acked_readable_after_s"] = round(time.monotonic() - killed_at, 3)
     finally:
         primary.stop(grace=30)
         follower.stop(grace=30)
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=2))
     rate_ok = result["achieved_rate"] >= 0.95 * args.rate
-    lag_ok = result["lag_p99_s"] <= 2.0
+    lag_ok = result["lag_p99_s"] <= LAG_BAR_S
     read_ok = result["read_with_primary_dead"] == 200
     print(
         f"{'PASS' if lag_ok else 'FAIL'}  follower lag p99 <= 2 s: {result['lag_p99_s']} s"
@@ -145,7 +166,10 @@ def main() -> int:
         f"{'PASS' if rate_ok else 'FAIL'}  primary took {result['achieved_rate']} orders/s"
         f" of {args.rate:g} offered"
     )
-    print(f"{'PASS' if read_ok else 'FAIL'}  follower answers reads with the primary dead")
+    print(
+        f"{'PASS' if read_ok else 'FAIL'}  follower answers reads with the primary dead"
+        f" (last acknowledged order readable {result['last_acked_readable_after_s']} s after the kill)"
+    )
     if args.json:
         args.json.write_text(json.dumps(result))
     return 0 if lag_ok and rate_ok and read_ok else 1
