@@ -168,7 +168,8 @@ def main() -> int:
     )
     print(
         f"{'PASS' if read_ok else 'FAIL'}  follower answers reads with the primary dead"
-        f" (last acknowledged order readable {result['last_acked_readable_after_s']} s after the kill)"
+        f" (last acknowledged order readable"
+        f" {result['last_acked_readable_after_s']} s after the kill)"
     )
     if args.json:
         args.json.write_text(json.dumps(result))
