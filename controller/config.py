@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from order_contracts import envvars
+from order_contracts import envvars, tls
 from order_contracts.envvars import env_float, env_int
 from order_contracts.labels import ROUTING_CONFIGMAP
 from order_contracts.regions import ConfigError, Proximity, parse_proximity
@@ -50,6 +50,9 @@ class ControllerConfig:
     #: 0 disables the metrics endpoint
     metrics_port: int = DEFAULT_METRICS_PORT
     metrics_host: str = "0.0.0.0"
+    #: PEM pair: the metrics endpoint serves HTTPS only (both empty: plain HTTP)
+    metrics_tls_cert: str = ""
+    metrics_tls_key: str = ""
     #: how often the leader re-checks the ConfigMap (repairs hand edits)
     resync_seconds: float = DEFAULT_RESYNC_SECONDS
     #: one watch request lasts at most this long before kopf reconnects
@@ -74,6 +77,14 @@ class ControllerConfig:
                 ) from None
         else:
             priority = random.randint(*RANDOM_PRIORITY_RANGE)
+        tls_cert = env.get(envvars.CONTROLLER_TLS_CERT, "").strip()
+        tls_key = env.get(envvars.CONTROLLER_TLS_KEY, "").strip()
+        try:
+            tls.check_server_pair(
+                tls_cert, tls_key, envvars.CONTROLLER_TLS_CERT, envvars.CONTROLLER_TLS_KEY
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         configmap = env.get("ROUTING_CONFIGMAP", "").strip() or ROUTING_CONFIGMAP
         namespace = env.get("CONTROLLER_NAMESPACE", "").strip() or _pod_namespace()
         return cls(
@@ -90,4 +101,6 @@ class ControllerConfig:
                 env, "CONTROLLER_RESYNC_SECONDS", DEFAULT_RESYNC_SECONDS, minimum=0.1
             ),
             watch_timeout=env_int(env, "CONTROLLER_WATCH_TIMEOUT", 300, minimum=1),
+            metrics_tls_cert=tls_cert,
+            metrics_tls_key=tls_key,
         )

@@ -49,7 +49,9 @@ async def configure(
     settings.watching.connect_timeout = 10
 
     metrics = Metrics()
-    metrics.serve(config.metrics_port, config.metrics_host)
+    metrics.serve(
+        config.metrics_port, config.metrics_host, config.metrics_tls_cert, config.metrics_tls_key
+    )
     reconciler = Reconciler(config, KubeApi(config.namespace), metrics)
     memo.metrics = metrics
     memo.reconciler = reconciler

@@ -79,10 +79,19 @@ class Metrics:
             self.region_ready.remove(region)
         self._regions_exported = set(document.regions)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        """Start the ``/metrics`` HTTP endpoint in a daemon thread (port 0: do not serve)."""
+    def serve(
+        self, port: int, host: str = "0.0.0.0", tls_cert: str = "", tls_key: str = ""
+    ) -> None:
+        """Start the ``/metrics`` endpoint in a daemon thread (port 0: do not serve); HTTPS
+        only when a certificate pair is given (checked by the config, docs/tls.md)."""
         if port:
-            self._server, _ = start_http_server(port, addr=host, registry=self.registry)
+            self._server, _ = start_http_server(
+                port,
+                addr=host,
+                registry=self.registry,
+                certfile=tls_cert or None,
+                keyfile=tls_key or None,
+            )
 
     def shutdown(self) -> None:
         if self._server is not None:

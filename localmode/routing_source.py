@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from order_contracts import tls
+from order_contracts import envvars, tls
 from order_contracts.health import read_health_answer
 from order_contracts.logs import configure_json_logging
 from order_contracts.metrics import part_registry
@@ -170,7 +171,15 @@ class LocalRoutingSource:
                 log.exception("routing poll failed")
             stop.wait(interval)
 
-    def serve(self, host: str, port: int) -> ThreadingHTTPServer:
+    def serve(
+        self, host: str, port: int, tls_context: ssl.SSLContext | None = None
+    ) -> ThreadingHTTPServer:
+        """Serve ``/routing.json``, ``/health`` and ``/metrics``; over HTTPS with ``tls_context``.
+
+        The listening socket is wrapped with the handshake deferred to the first read, which
+        happens in the request's own thread: a client that connects and sends nothing (or plain
+        HTTP) holds only its thread, never the accept loop.
+        """
         source = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -201,6 +210,10 @@ class LocalRoutingSource:
                 return  # one line per routing change is the useful log; not one per GET
 
         server = ThreadingHTTPServer((host, port), Handler)
+        if tls_context is not None:
+            server.socket = tls_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 
@@ -238,6 +251,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="serve /routing.json (0: off)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
     parser.add_argument(
+        "--tls-cert",
+        default=os.environ.get(envvars.ROUTING_TLS_CERT, ""),
+        help=f"PEM certificate: serve HTTPS only (env {envvars.ROUTING_TLS_CERT}; empty: HTTP)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=os.environ.get(envvars.ROUTING_TLS_KEY, ""),
+        help=f"PEM key of --tls-cert (env {envvars.ROUTING_TLS_KEY})",
+    )
+    parser.add_argument(
         "--probe-timeout",
         type=float,
         default=PROBE_TIMEOUT_S,
@@ -245,6 +268,12 @@ def main(argv: list[str] | None = None) -> None:
         f"partitioned node accepts connections and never answers ({PROBE_TIMEOUT_S:g})",
     )
     args = parser.parse_args(argv)
+    try:
+        tls_context = tls.server_context(
+            args.tls_cert, args.tls_key, envvars.ROUTING_TLS_CERT, envvars.ROUTING_TLS_KEY
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     configure_json_logging()
     followers: dict[str, list[str]] = {}
     for region, url in args.follower:
@@ -259,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     source.poll_once()
     if args.port:
-        source.serve(args.host, args.port)
+        source.serve(args.host, args.port, tls_context)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

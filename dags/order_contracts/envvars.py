@@ -27,6 +27,14 @@ NODE_TLS_CERT = "NODE_TLS_CERT"
 NODE_TLS_KEY = "NODE_TLS_KEY"
 NODE_TLS_CERT_ALIASES = (NODE_TLS_CERT, "NODE_TLS_CERT_FILE")
 NODE_TLS_KEY_ALIASES = (NODE_TLS_KEY, "NODE_TLS_KEY_FILE")
+#: TLS for the routing source's HTTP endpoint and the controller's metrics endpoint (docs/tls.md)
+ROUTING_TLS_CERT = "ROUTING_TLS_CERT"
+ROUTING_TLS_KEY = "ROUTING_TLS_KEY"
+CONTROLLER_TLS_CERT = "CONTROLLER_TLS_CERT"
+CONTROLLER_TLS_KEY = "CONTROLLER_TLS_KEY"
+#: whether clients refuse plain-HTTP node URLs: ``auto`` (default: yes when ORDER_CA_BUNDLE is
+#: set), ``true`` or ``false`` (:func:`order_contracts.tls.refuse_plain_http`)
+ORDER_REQUIRE_TLS = "ORDER_REQUIRE_TLS"
 #: a warehouse node's own region
 NODE_REGION = "NODE_REGION"
 #: log level of every part's JSON logs

@@ -17,10 +17,10 @@ import os
 import urllib.request
 from pathlib import Path
 
-from .envvars import ORDER_ROUTING_SOURCE
+from .envvars import ORDER_ROUTING_SOURCE, ConfigError
 from .labels import ROUTING_CONFIGMAP, ROUTING_KEY
 from .routing import RoutingDocument
-from .tls import ssl_context
+from .tls import refuse_plain_http, ssl_context
 
 ENV_VAR = ORDER_ROUTING_SOURCE
 SERVICEACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -76,8 +76,16 @@ def load_routing_document(source: str | None = None, timeout: float = 5.0) -> Ro
     where = source or default_source()
     try:
         text = read_routing_text(where, timeout)
-        return RoutingDocument.from_json(text)
+        document = RoutingDocument.from_json(text)
     except RoutingSourceError:
         raise
     except Exception as exc:  # any I/O, API or validation failure means "cannot route"
         raise RoutingSourceError(f"cannot read the routing document from {where}: {exc}") from exc
+    try:
+        # every URL a client would send the node token to: TLS deployments refuse http:// ones
+        refuse_plain_http(
+            url for route in document.regions.values() for url in (route.url, *route.read_urls)
+        )
+    except ConfigError as exc:
+        raise RoutingSourceError(f"routing document from {where}: {exc}") from None
+    return document

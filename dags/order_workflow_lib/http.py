@@ -23,8 +23,14 @@ def needs_tls(urls: Iterable[str | None]) -> bool:
 
 
 def client(urls: Iterable[str | None], **kwargs: Any) -> httpx.Client:
-    """A client for requests to ``urls`` only (a bare TLS context when none is https)."""
-    if not needs_tls(urls):
+    """A client for requests to ``urls`` only (a bare TLS context when none is https).
+
+    With TLS required (``ORDER_CA_BUNDLE`` set, docs/tls.md) an ``http://`` URL among them is a
+    :class:`ConfigError` before anything is sent: the node token never travels in clear.
+    """
+    present = [url for url in urls if url is not None]
+    tls.refuse_plain_http(present)
+    if not needs_tls(present):
         # Never used for a handshake: every URL is http. No CA bundle to load.
         kwargs.setdefault("verify", ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     else:

@@ -24,3 +24,15 @@ def test_the_dag_client_commits_over_https_only_with_the_bundle(
         pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
     ):
         http.get("/health")
+
+
+def test_the_dag_client_refuses_a_plain_http_node_once_tls_is_configured(
+    node_factory, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = node_factory("HCM")
+    monkeypatch.setenv(envvars.ORDER_CA_BUNDLE, str(tls_files.ca_bundle))
+    with pytest.raises(envvars.ConfigError, match="never sent over plain HTTP"):
+        dag_http.client([plain.url], base_url=plain.url, timeout=10)
+    monkeypatch.setenv(envvars.ORDER_REQUIRE_TLS, "false")  # the documented way out
+    with dag_http.client([plain.url], base_url=plain.url, timeout=10) as http:
+        assert http.post("/order", json=seed_order("plain-ok")).status_code == 201

@@ -18,28 +18,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from order_contracts import tls
+from order_contracts.envvars import NODE_TLS_CERT, NODE_TLS_KEY
+
 log = logging.getLogger("warehouse_node.tls")
 
 
 def check_tls_pair(cert_file: str, key_file: str) -> None:
     """Raise ``ValueError`` (one line) unless both or neither are set and the pair loads."""
-    if not cert_file and not key_file:
-        return
-    if not cert_file or not key_file:
-        raise ValueError("NODE_TLS_CERT and NODE_TLS_KEY must be set together")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_cert_chain(cert_file, key_file)
-    except FileNotFoundError as exc:
-        raise ValueError(f"TLS file not found: {exc.filename}") from None
-    # ssl.SSLError is an OSError: it goes first.
-    except ssl.SSLError as exc:
-        reason = exc.reason or str(exc)
-        if "KEY_VALUES_MISMATCH" in str(exc):
-            reason = "the key does not match the certificate"
-        raise ValueError(f"NODE_TLS_CERT {cert_file} / NODE_TLS_KEY {key_file}: {reason}") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read TLS files {cert_file}, {key_file}: {exc}") from None
+    tls.check_server_pair(cert_file, key_file, NODE_TLS_CERT, NODE_TLS_KEY)
 
 
 #: a file's identity and content version: a renewal replaces the file (new inode, as a
