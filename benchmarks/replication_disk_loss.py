@@ -35,6 +35,7 @@ import aiohttp
 
 from localmode.nodes import node_command, node_process
 from localmode.processes import ManagedProcess, wait_until
+from localmode.replication import RESTORED_EVENT, json_events
 from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_REGIONS
 from order_contracts.regions import default_regions_text
 
@@ -187,8 +188,7 @@ def time_restore(work: Path, count: int) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
-    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    (restored_event,) = [e for e in events if e["event"] == "database restored from the replica"]
+    (restored_event,) = json_events(done.stdout.splitlines(), RESTORED_EVENT)
     with sqlite3.connect(data / "orders.db") as conn:
         restored = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
     shutil.rmtree(base, ignore_errors=True)

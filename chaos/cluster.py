@@ -27,6 +27,7 @@ from pathlib import Path
 
 from localmode.airflow import local_airflow
 from localmode.processes import ManagedProcess, free_port, wait_until
+from localmode.replication import replica_args_by_region
 from localmode.stack import LocalStack, dag_env, start_nodes, start_routing_source
 from order_contracts.regions import configured_regions
 
@@ -92,7 +93,7 @@ class ChaosCluster:
         return list(self.stack.nodes)
 
     def data_dir(self, region: str) -> Path:
-        return self.stack.state_dir / "data" / region.lower()
+        return self.stack.data_dir(region)
 
     def node(self, region: str) -> ManagedProcess:
         return self.stack.nodes[region]
@@ -167,7 +168,8 @@ def chaos_cluster(
 
     ``tmpfs_size`` (e.g. ``"64m"``) mounts a tmpfs of that size on every node's data directory.
     ``replication`` gives every node a Litestream replica in ``STATE/replica/<region>`` (outside
-    its data directory, so ``disk-loss`` leaves it), acknowledged in sync mode.
+    its data directory, so ``disk-loss`` leaves it), acknowledged in sync mode: the layout of
+    :mod:`localmode.replication`, shared with the demo.
     """
     state_dir = Path(state_dir).resolve()
     stack = LocalStack(state_dir=state_dir, node_token=secrets.token_urlsafe(24))
@@ -182,15 +184,12 @@ def chaos_cluster(
         cleanup.callback(unmount_all, cluster)
         if tmpfs_size:
             for region in regions:
-                path = state_dir / "data" / region.lower()
+                path = stack.data_dir(region)
                 mount_tmpfs(path, tmpfs_size)
                 cluster.mounts[region] = path
         cleanup.callback(lambda: [p.stop() for p in stack.nodes.values()])
-        replicas = {
-            region: ["--replica-url", (state_dir / "replica" / region.lower()).as_uri()]
-            for region in regions
-        }
-        start_nodes(stack, regions, env, replicas if replication else None)
+        replicas = replica_args_by_region(state_dir, regions) if replication else None
+        start_nodes(stack, regions, env, replicas)
         cluster.direct_urls = dict(stack.node_urls)
         cleanup.callback(lambda: [p.stop(grace=2) for p in cluster.proxies.values()])
         for region in regions:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -96,13 +95,7 @@ def disk_full(cluster: ChaosCluster, trial: Trial, options: CampaignOptions) -> 
 
 def disk_loss(cluster: ChaosCluster, trial: Trial, options: CampaignOptions) -> Heal:
     region = _region(trial)
-    cluster.node(region).kill()
-    data = cluster.data_dir(region)
-    for entry in data.iterdir():  # the directory may be a mount point: empty it, keep it
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    cluster.stack.lose_node_disk(region)  # the data directory may be a mount point: kept
     return lambda: cluster.ensure_node_running(region)
 
 

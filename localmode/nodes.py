@@ -21,8 +21,10 @@ def node_process(
     port: int | None = None,
     env: Mapping[str, str] | None = None,
     extra_args: list[str] | None = None,
+    name: str = "node",
 ) -> tuple[ManagedProcess, str]:
-    """A (not yet started) node for ``region`` and its base URL."""
+    """A (not yet started) node for ``region`` and its base URL; ``name`` names its log
+    (``LOG_DIR/<name>-<region>.log``), e.g. ``follower`` for a read follower."""
     port = port or free_port()
     # A node given a certificate serves HTTPS only (docs/tls.md).
     scheme = "https" if any((env or {}).get(name) for name in NODE_TLS_CERT_ALIASES) else "http"
@@ -40,9 +42,9 @@ def node_process(
         *(extra_args or []),
     ]
     process = ManagedProcess(
-        f"warehouse-node {region}",
+        f"warehouse-node {region}" if name == "node" else f"warehouse-node {region} ({name})",
         argv,
-        log_dir / f"node-{region.lower()}.log",
+        log_dir / f"{name}-{region.lower()}.log",
         env=env,
         ready_url=f"{url}/health",
     )

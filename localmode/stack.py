@@ -26,6 +26,7 @@ from .airflow import AirflowSettings, LocalAirflow, local_airflow
 from .nodes import node_process
 from .processes import ManagedProcess, console_script, free_port, wait_until
 from .prometheus import ScrapeTarget, prometheus_available, prometheus_process, rules_with
+from .replication import data_dir, empty_directory, replica_args_by_region, start_followers
 
 ROUTING_POLL_INTERVAL = 0.25
 #: how often the local Prometheus scrapes every node (a cluster: 30 s; the demo is short)
@@ -47,6 +48,11 @@ class LocalStack:
     node_token: str
     nodes: dict[str, ManagedProcess] = field(default_factory=dict)
     node_urls: dict[str, str] = field(default_factory=dict)
+    #: with replication: every node streams to ``STATE/replica/<region>`` (sync acks), and one
+    #: read follower per region follows that replica (docs/replication.md#local-mode)
+    replication: bool = False
+    followers: dict[str, ManagedProcess] = field(default_factory=dict)
+    follower_urls: dict[str, str] = field(default_factory=dict)
     routing: ManagedProcess | None = None
     routing_url: str = ""
     airflow: LocalAirflow | None = None
@@ -79,6 +85,21 @@ class LocalStack:
         """SIGKILL: no drain, no clean close — a crash."""
         self.nodes[region].kill()
 
+    def data_dir(self, region: str) -> Path:
+        return data_dir(self.state_dir, region)
+
+    def lose_node_disk(self, region: str) -> None:
+        """SIGKILL the node (Litestream, its child, dies with it), then delete everything in
+        its data directory: the node and its disk are gone, only the replica is left."""
+        self.kill_node(region)
+        empty_directory(self.data_dir(region))
+
+    def read_urls(self, region: str) -> list[str]:
+        """The region's followers serving reads now, as the routing document says."""
+        document = self.routing_document()
+        route = document.regions.get(region) if document else None
+        return list(route.read_urls) if route else []
+
     def restart_node(self, region: str, timeout: float = 60.0) -> float:
         """Start the node again on its data and port; seconds until routing says it is ready."""
         started = time.monotonic()
@@ -102,7 +123,7 @@ def start_nodes(
     for region in regions:
         process, url = node_process(
             region,
-            stack.state_dir / "data" / region.lower(),
+            data_dir(stack.state_dir, region),
             stack.log_dir,
             env=env,
             extra_args=(extra_args or {}).get(region),
@@ -132,6 +153,8 @@ def start_routing_source(stack: LocalStack) -> None:
     ]
     for region, url in stack.node_urls.items():
         argv += ["--node", f"{region}={url}"]
+    for region, url in stack.follower_urls.items():
+        argv += ["--follower", f"{region}={url}"]
     stack.routing_url = f"http://127.0.0.1:{port}/routing.json"
     stack.routing = ManagedProcess(
         "routing source", argv, stack.log_dir / "routing-source.log", ready_url=stack.routing_url
@@ -140,15 +163,28 @@ def start_routing_source(stack: LocalStack) -> None:
         lambda: (
             (d := stack.routing_document()) is not None
             and len(d.ready_regions()) == len(stack.nodes)
+            and all(stack.read_urls(region) for region in stack.follower_urls)
         ),
         30,
-        what="every region ready in the routing document",
+        what="every region ready (and its follower in readUrls) in the routing document",
     )
+
+
+def start_replica_followers(stack: LocalStack, env: Mapping[str, str]) -> None:
+    """One read follower per region, each once its primary has written the replica."""
+    started = start_followers(stack.state_dir, stack.log_dir, env, stack.node_urls)
+    for region, (process, url) in started.items():
+        stack.followers[region], stack.follower_urls[region] = process, url
 
 
 def start_prometheus(stack: LocalStack) -> None:
     """Prometheus scraping every node and the routing source with the chart's alert rules."""
     targets = [ScrapeTarget("warehouse", url, region) for region, url in stack.node_urls.items()]
+    # the chart's follower Service label: alerts on the primaries' series never see these
+    targets += [
+        ScrapeTarget("warehouse-follower", url, region)
+        for region, url in stack.follower_urls.items()
+    ]
     if stack.routing_url:
         targets.append(ScrapeTarget("routing-source", stack.routing_url.rsplit("/", 1)[0]))
     process, stack.prometheus_url = prometheus_process(
@@ -178,9 +214,14 @@ def local_stack(
     prometheus: bool = True,
     airflow_settings: AirflowSettings | None = None,
     step: StepReporter | None = None,
+    replication: bool = False,
 ) -> Iterator[LocalStack]:
     """Start nodes, the routing source, Prometheus (when ``prometheus`` and the binary is
     installed) and (unless ``airflow=False``) PostgreSQL + Airflow.
+
+    ``replication``: every node streams its shard to a ``file://`` replica and acknowledges
+    only what it holds (sync), and a read follower per region serves reads from that replica
+    (its URL in the region's ``readUrls``), also while the node is down.
 
     The node token is generated per run, so the demo runs with authentication on, as a cluster
     install does. ``step(title, log)`` wraps each stage, so the demo can say what it is doing
@@ -188,7 +229,9 @@ def local_stack(
     """
     step = step or _silent_step
     state_dir = Path(state_dir).resolve()
-    stack = LocalStack(state_dir=state_dir, node_token=secrets.token_urlsafe(24))
+    stack = LocalStack(
+        state_dir=state_dir, node_token=secrets.token_urlsafe(24), replication=replication
+    )
     regions = configured_regions()
     node_env = {
         envvars.NODE_API_TOKEN: stack.node_token,
@@ -197,8 +240,14 @@ def local_stack(
     }
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(lambda: [p.stop() for p in stack.nodes.values()])
-        with step(f"starting warehouse nodes {', '.join(regions)}", stack.log_dir):
-            start_nodes(stack, regions, node_env)
+        replicas = replica_args_by_region(state_dir, regions) if replication else None
+        title = f"starting warehouse nodes {', '.join(regions)}"
+        with step(title + (" (replicated)" if replication else ""), stack.log_dir):
+            start_nodes(stack, regions, node_env, replicas)
+        cleanup.callback(lambda: [p.stop() for p in stack.followers.values()])
+        if replication:
+            with step("starting a read follower per region", stack.log_dir):
+                start_replica_followers(stack, node_env)
         cleanup.callback(lambda: stack.routing.stop() if stack.routing else None)
         with step("starting the routing source", stack.log_dir / "routing-source.log"):
             start_routing_source(stack)
