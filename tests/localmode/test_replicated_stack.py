@@ -84,7 +84,8 @@ def test_prometheus_scrapes_the_followers(stack: LocalStack) -> None:
 def test_a_lost_disk_is_restored_and_the_follower_served_meanwhile(stack: LocalStack) -> None:
     with client(stack, stack.node_urls["HN"]) as primary:
         for n in range(5):
-            assert primary.post("/order", json=order("HN", order_id=f"rs-hn-{n}")).status_code == 201
+            answer = primary.post("/order", json=order("HN", order_id=f"rs-hn-{n}"))
+            assert answer.status_code == 201
     log = stack.nodes["HN"].log_path
     offset = log_size(log)
     stack.lose_node_disk("HN")
