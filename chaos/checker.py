@@ -33,16 +33,10 @@ from stress.results import OrderResult
 from stress.stats import percentile
 from stress.verify import Verification
 
-#: failure causes that prove the order never reached a node (so it cannot be stored)
-NOT_SENT = ("unreachable", "no warehouse available", "refused with", "Airflow refused the run")
-
-
 def in_doubt(result: OrderResult) -> bool:
-    """Failed, and nothing proves the request did not reach a node: it may be stored."""
-    if result.outcome != "failed":
-        return False
-    cause = result.cause or ""
-    return not any(marker in cause for marker in NOT_SENT)
+    """Failed, and nothing proves the request did not reach a node (``OrderResult.in_doubt``,
+    the stress report's rule too)."""
+    return result.in_doubt
 
 
 #: without a home commit after the fault, fallbacks up to this long after its end still count

@@ -22,7 +22,14 @@ from order_contracts.source import RoutingSourceError
 from order_contracts.version import version_line
 
 from .cli_options import NodeTokenOption, RoutingOption
-from .config import StressConfig, new_run_id, parse_duration, parse_rate, parse_region_mix
+from .config import (
+    StressConfig,
+    new_run_id,
+    parse_duration,
+    parse_rate,
+    parse_region_mix,
+    parse_stages,
+)
 from .errors import StressError
 from .plot import PLOT_EXTRA_HINT, plotting_available
 from .run import EXIT_USAGE, run_and_print
@@ -84,6 +91,21 @@ def stress(
         str | None,
         typer.Option(help="how long to send, e.g. 30s or 2m (open loop: rate x duration orders)"),
     ] = None,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            help="open loop in steps DURATION:RATE, e.g. 10s:100,30s:500,10s:0 "
+            "(instead of --rate/--duration)"
+        ),
+    ] = None,
+    in_flight_per_node: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="nodes: orders in flight at most per node (home region) "
+            "[default: its share of --concurrency]",
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, max=2000, help="Airflow: orders per DAG run (conf.orders)")
     ] = 1,
@@ -113,6 +135,10 @@ def stress(
     report: Annotated[Path | None, typer.Option(help="JSON report file ('-': stdout)")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="write the latency plot here (.png or .svg)")
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="one self-contained HTML report: tables, bars, verification, plots"),
     ] = None,
     verify: Annotated[
         bool,
@@ -152,7 +178,13 @@ def stress(
     rate_per_s = None if rate is None else _parsed(parse_rate, rate)
     duration_s = None if duration is None else _parsed(parse_duration, duration)
     mix = _parsed(parse_region_mix, regions or "")
-    if orders is None and duration_s is None:
+    stage_list = None if stages is None else _parsed(parse_stages, stages)
+    if stage_list is not None and (rate is not None or duration is not None):
+        raise typer.BadParameter(
+            "sets the rate and the duration itself: drop --rate / --duration",
+            param_hint="--stages",
+        )
+    if orders is None and duration_s is None and stage_list is None:
         orders = 1000
     # The tables go to stdout, errors to stderr; with ``--report -`` stdout is the JSON alone
     # (for a pipe into a parser) and the tables go to stderr.
@@ -169,6 +201,8 @@ def stress(
         concurrency=concurrency,
         rate=rate_per_s,
         duration=duration_s,
+        stages=stage_list,
+        in_flight_per_node=in_flight_per_node,
         batch_size=batch_size,
         bulk=bulk,
         region_mix=mix,
@@ -191,6 +225,7 @@ def stress(
         report=report,
         csv=csv,
         plot=plot,
+        html=html,
         progress=progress and console.is_terminal,
     )
     if plot is not None and not plotting_available():

@@ -6,9 +6,11 @@ a one-line usage error), so a typo such as ``--rate 20/x`` never turns into a st
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,6 +30,7 @@ OPEN_LOOP_SENDERS = 64
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
+_ZERO_RATE = re.compile(r"^\s*0+(?:\.0*)?\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
 
 
 def parse_duration(text: str) -> float:
@@ -52,6 +55,53 @@ def parse_rate(text: str) -> float:
         raise ValueError(f"--rate {text!r}: must be more than zero")
     per_minute = match.group(2) in {"m", "min", "minute"}
     return value / 60.0 if per_minute else value
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of ``--stages`` (:mod:`stress.stages`): a rate held for a duration."""
+
+    duration_s: float
+    #: orders per second offered during the stage (0: a pause)
+    rate: float
+
+    @property
+    def orders(self) -> int:
+        return round(self.rate * self.duration_s)
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    """``10s:100,30s:500/s,10s:0`` → stages; a ValueError names the bad stage by its number."""
+    stages = []
+    parts = [part.strip() for part in text.split(",")]
+    for number, part in enumerate(parts, start=1):
+        where = f"--stages {part!r} (stage {number})"
+        duration, sep, rate = part.partition(":")
+        if not sep:
+            raise ValueError(f"{where}: expected DURATION:RATE, e.g. 30s:500")
+        try:
+            seconds = parse_duration(duration)
+        except ValueError:
+            raise ValueError(
+                f"{where}: {duration.strip()!r} is not a duration like 30s or 2m"
+            ) from None
+        if _ZERO_RATE.match(rate):
+            per_s = 0.0
+        else:
+            try:
+                per_s = parse_rate(rate)
+            except ValueError:
+                raise ValueError(
+                    f"{where}: {rate.strip()!r} is not a rate like 500, 500/s or 600/m (0: pause)"
+                ) from None
+        stages.append(Stage(seconds, per_s))
+    if not any(stage.orders for stage in stages):
+        raise ValueError(f"--stages {text!r}: no stage sends an order")
+    return tuple(stages)
+
+
+def total_orders(stages: Sequence[Stage]) -> int:
+    return sum(stage.orders for stage in stages)
 
 
 def parse_region_mix(text: str | None, known: tuple[str, ...] | None = None) -> dict[str, float]:
@@ -104,6 +154,11 @@ class StressConfig:
     concurrency: int = 10
     rate: float | None = None
     duration: float | None = None
+    #: open loop in steps of rates (``--stages``); exclusive with ``rate`` / ``duration``
+    stages: tuple[Stage, ...] | None = None
+    #: orders in flight at most per node (per home region); None: each region's share of
+    #: the total (``senders``), rounded up (:meth:`lane_limits`)
+    in_flight_per_node: int | None = None
     batch_size: int = 1
     #: nodes target: orders per POST /orders (1: one POST /order each)
     bulk: int = 1
@@ -129,7 +184,13 @@ class StressConfig:
     #: per-order results as CSV (one row per order sent)
     csv: Path | None = None
     plot: Path | None = None
+    #: one self-contained HTML file: tables, verdicts and the plots inline (stress.html_report)
+    html: Path | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.stages is not None and (self.rate is not None or self.duration is not None):
+            raise ValueError("--stages sets the rate and the duration: drop --rate / --duration")
 
     @property
     def report_to_stdout(self) -> bool:
@@ -141,7 +202,28 @@ class StressConfig:
     def senders(self) -> int:
         """Orders (or batches) in flight at most: ``concurrency``; in the open loop at least 64,
         so a short stall of the server does not stall the schedule behind it."""
-        return self.concurrency if self.rate is None else max(self.concurrency, OPEN_LOOP_SENDERS)
+        if self.mode == "closed":
+            return self.concurrency
+        return max(self.concurrency, OPEN_LOOP_SENDERS)
+
+    def lane_limits(self) -> dict[str, int] | None:
+        """Per home region, how many of its orders may be in flight at once (per-node limits:
+        a stalled node then holds its own region's slots only, :mod:`stress.engine`).
+
+        Only the nodes target sending order by order has lanes: a bulk request or an Airflow
+        batch mixes regions in one unit. By default each region gets its share of ``senders``
+        rounded up, so the mix keeps its proportions in flight and the total stays about what
+        ``--concurrency`` says (the engine caps it there exactly).
+        """
+        if self.target != "nodes" or self.unit_size != 1:
+            return None
+        total = self.senders
+        if self.in_flight_per_node is not None:
+            return {region: min(total, self.in_flight_per_node) for region in self.region_mix}
+        return {
+            region: max(1, math.ceil(total * share - 1e-9))
+            for region, share in self.region_mix.items()
+        }
 
     @property
     def unit_size(self) -> int:
@@ -150,10 +232,13 @@ class StressConfig:
 
     @property
     def mode(self) -> Literal["open", "closed"]:
-        return "open" if self.rate is not None else "closed"
+        return "open" if self.rate is not None or self.stages is not None else "closed"
 
     def planned_orders(self) -> int | None:
         """How many orders the run sends, or None when only ``duration`` bounds it."""
+        if self.stages is not None:
+            by_stages = total_orders(self.stages)
+            return min(by_stages, self.orders) if self.orders is not None else by_stages
         if self.rate is not None and self.duration is not None:
             by_time = max(1, round(self.rate * self.duration))
             return min(by_time, self.orders) if self.orders is not None else by_time
@@ -168,6 +253,12 @@ class StressConfig:
             "concurrency": self.concurrency,
             "rate_per_s": self.rate,
             "duration_s": self.duration,
+            "stages": (
+                [{"duration_s": st.duration_s, "rate_per_s": st.rate} for st in self.stages]
+                if self.stages is not None
+                else None
+            ),
+            "in_flight_per_node": self.lane_limits(),
             "batch_size": self.batch_size,
             "bulk": self.bulk,
             "regions": self.region_mix,

@@ -1,4 +1,5 @@
-"""``--plot``: latency over time and the per-warehouse split, as one PNG.
+"""``--plot``: latency over time and the per-warehouse split, as one PNG or SVG image
+(and the same figure, as PNG bytes, inside the HTML report).
 
 matplotlib's Agg backend renders without a display (CI, a Kubernetes Job); it is selected before
 pyplot is imported, and the import happens only when a plot is asked for.
@@ -43,6 +44,16 @@ def plotting_available() -> bool:
 
 
 def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
+    """The image format follows the suffix: ``.svg`` is SVG, anything else PNG."""
+    image_format = "svg" if path.suffix.lower() == ".svg" else "png"
+    data = render_plot(results, title, image_format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def render_plot(results: Sequence[OrderResult], title: str, image_format: str = "png") -> bytes:
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,7 +110,8 @@ def write_plot(results: Sequence[OrderResult], path: Path, title: str) -> None:
         split.set_ylabel("orders")
         fig.suptitle(title)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=100)
+        out = io.BytesIO()
+        fig.savefig(out, format=image_format, dpi=100)
+        return out.getvalue()
     finally:
         plt.close(fig)

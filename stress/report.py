@@ -37,6 +37,7 @@ def build_report(
         "failed": stats.failed,
         "invalid_rejected": stats.invalid_rejected,
         "invalid_accepted": stats.invalid_accepted,
+        "in_doubt": stats.in_doubt,
     }
     if config.target == "airflow":
         totals["accepted_by_airflow"] = stats.accepted_by_airflow
@@ -58,6 +59,8 @@ def build_report(
         "send_lag_ms": stats.send_lag_ms,
         "per_warehouse": stats.per_warehouse,
         "per_home_region": stats.per_home_region,
+        "by_home_region": stats.by_home_region,
+        "by_warehouse": stats.by_warehouse,
         "fallbacks": {"count": stats.fallbacks, "routes": stats.fallback_routes},
         "errors": stats.errors,
         "invalid_by_kind": stats.invalid_by_kind,
@@ -133,6 +136,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         )
     console.print(warehouses)
 
+    if report.get("stages"):
+        print_stages(report["stages"], console)
     if report["fallbacks"]["routes"]:
         routes = ", ".join(f"{k}: {v}" for k, v in report["fallbacks"]["routes"].items())
         console.print(f"[bold]fallback routes[/]: {routes}")
@@ -153,6 +158,25 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         console.print("[yellow]interrupted: the figures cover the orders sent before Ctrl-C[/]")
     verdict = "[green]PASSED[/]" if report["passed"] else "[red]FAILED[/]"
     console.print(f"result: {verdict}")
+
+
+def print_stages(stages: list[dict[str, Any]], console: Console) -> None:
+    """``--stages``: offered against achieved rate, and what each stage's orders did."""
+    table = Table(title="stages", title_justify="left")
+    for header in ("stage", "time s", "offered /s", "achieved /s", "sent", "failed", "p99 ms"):
+        table.add_column(header, justify="right")
+    for stage in stages:
+        start, end = stage["start_s"], stage["start_s"] + stage["duration_s"]
+        table.add_row(
+            str(stage["stage"]),
+            f"{start:g}-{end:g}",
+            f"{stage['offered_per_s']:g}",
+            f"{stage['achieved_per_s']:g}",
+            str(stage["sent"]),
+            str(stage["failed"]),
+            f"{stage['latency_ms']['p99']:.1f}",
+        )
+    console.print(table)
 
 
 def print_verification(verify: dict[str, Any], console: Console) -> None:

@@ -16,6 +16,9 @@ from .orders import GeneratedOrder
 
 Outcome = Literal["committed", "rejected", "failed"]
 
+#: failure causes that prove the order never reached a node (so it cannot be stored)
+NOT_SENT = ("unreachable", "no warehouse available", "refused with", "Airflow refused the run")
+
 
 @dataclass(slots=True)
 class OrderResult:
@@ -52,6 +55,14 @@ class OrderResult:
         if self.valid:
             return self.outcome == "committed"
         return self.outcome == "rejected"
+
+    @property
+    def in_doubt(self) -> bool:
+        """Failed, and nothing proves the request did not reach a node: it may be stored."""
+        if self.outcome != "failed":
+            return False
+        cause = self.cause or ""
+        return not any(marker in cause for marker in NOT_SENT)
 
     @classmethod
     def of(

@@ -11,7 +11,9 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import Stage
 from .results import OrderResult
+from .stages import stage_of
 
 COLUMNS = (
     "index",
@@ -30,15 +32,21 @@ COLUMNS = (
     "dag_run_id",
     "cause",
 )
+#: written only for a ``--stages`` run: the stage (1, 2, ...) the order was sent in
+STAGE_COLUMN = "stage"
 
 
-def write_csv(results: Sequence[OrderResult], path: Path) -> None:
-    """Write ``results`` in send order under a header row naming the columns."""
+def write_csv(
+    results: Sequence[OrderResult], path: Path, stages: Sequence[Stage] | None = None
+) -> None:
+    """Write ``results`` in send order under a header row naming the columns (and, for a
+    ``--stages`` run, a last ``stage`` column)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        writer.writerow(COLUMNS + ((STAGE_COLUMN,) if stages else ()))
         for r in sorted(results, key=lambda r: r.index):
+            stage = (stage_of(stages, r.intended) + 1,) if stages else ()
             writer.writerow(
                 (
                     r.index,
@@ -56,6 +64,7 @@ def write_csv(results: Sequence[OrderResult], path: Path) -> None:
                     r.accepted,
                     r.dag_run_id or "",
                     r.cause or "",
+                    *stage,
                 )
             )
 

@@ -24,14 +24,16 @@ from rich.console import Console
 from order_contracts.source import RoutingSourceError, load_routing_document
 
 from .config import StressConfig
-from .engine import Unit, run_closed, run_open, units_of
+from .engine import Lanes, Unit, run_closed, run_open, run_scheduled, units_of
 from .errors import StressError
+from .html_report import write_html
 from .orders import GeneratedOrder, OrderGenerator
 from .plot import write_plot
 from .progress import live_progress
 from .report import build_report, print_report, write_report
 from .results import OrderResult, Recorder
 from .results_csv import write_csv
+from .stages import schedule, stage_figures, total_duration
 from .stats import compute
 from .thresholds import check_bars
 from .verify import Verification, check, verify
@@ -49,6 +51,9 @@ class RunOutcome:
     report: dict[str, Any]
     results: list[OrderResult]
     verification: Verification | None
+    #: the run's clock zero (``time.monotonic()``): results' times are seconds after it, so an
+    #: outside event (a fault a test injected) can be placed on the same axis
+    t0: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -99,6 +104,34 @@ async def _check_verifiable(config: StressConfig) -> None:
             raise StressError(f"--verify needs the nodes' addresses: {exc}") from exc
 
 
+def _lanes(config: StressConfig) -> Lanes | None:
+    """Per-node in-flight limits: a lane per home region (``StressConfig.lane_limits``)."""
+    limits = config.lane_limits()
+    if limits is None:
+        return None
+    return Lanes(key=lambda unit: unit[0].region, limits=limits)
+
+
+async def _drive(
+    config: StressConfig, units: Iterable[Unit], send: Any, recorder: Recorder
+) -> None:
+    """The engine the flags ask for: stages, a fixed rate, or the closed loop."""
+    lanes = _lanes(config)
+    if config.stages is not None:
+        await run_scheduled(
+            schedule(config.stages, iter(units)), send, recorder, config.senders, lanes
+        )
+        # the run lasts the stages' whole time, even when the last ones send nothing
+        remaining = recorder.t0 + total_duration(config.stages) - time.monotonic()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorder.stop.wait(), remaining)
+    elif config.rate is not None:
+        await run_open(units, send, config.rate / config.unit_size, recorder, config.senders, lanes)
+    else:
+        await run_closed(units, send, config.concurrency, recorder, config.duration, lanes)
+
+
 async def run_stress(
     config: StressConfig,
     console: Console | None = None,
@@ -136,12 +169,7 @@ async def run_stress(
         units: Iterable[Unit] = units_of(orders, config.unit_size)
         counters = lambda: (recorder.sent, recorder.committed, recorder.rejected, recorder.failed)  # noqa: E731
         async with live_progress(counters, planned, console, enabled=config.progress):
-            if config.rate is not None:
-                await run_open(
-                    units, target.send, config.rate / config.unit_size, recorder, config.senders
-                )
-            else:
-                await run_closed(units, target.send, config.concurrency, recorder, config.duration)
+            await _drive(config, units, target.send, recorder)
         node_urls: dict[str, str] = {}
         unreadable: dict[str, str] = {}
         if config.verify:
@@ -173,14 +201,17 @@ async def run_stress(
     )
     report["thresholds"] = [bar.to_json() for bar in bars]
     report["interrupted"] = interrupted
+    report["stages"] = stage_figures(config.stages, results) if config.stages else None
     if config.report is not None and not config.report_to_stdout:
         write_report(report, config.report)
     if config.csv is not None:
-        write_csv(results, config.csv)
+        write_csv(results, config.csv, config.stages)
+    title = f"orders-stress {config.run_id}: {config.target}, {config.mode} loop"
     if config.plot is not None:
-        title = f"orders-stress {config.run_id}: {config.target}, {config.mode} loop"
         write_plot(results, config.plot, title)
-    return RunOutcome(report, results, verification)
+    if config.html is not None:
+        write_html(report, results, config.html, title)
+    return RunOutcome(report, results, verification, recorder.t0)
 
 
 async def _interruptible(config: StressConfig, console: Console) -> RunOutcome:
@@ -209,7 +240,13 @@ def run_and_print(config: StressConfig, console: Console) -> RunOutcome:
     else:
         outcome = uvloop.run(_interruptible(config, console))
     print_report(outcome.report, console)
-    for what, path in (("report", config.report), ("csv", config.csv), ("plot", config.plot)):
+    outputs = (
+        ("report", config.report),
+        ("csv", config.csv),
+        ("plot", config.plot),
+        ("html", config.html),
+    )
+    for what, path in outputs:
         if path is not None and str(path) != "-":
             # one line, as is: a wrapped path cannot be copied, and "[" is no markup here
             console.print(f"{what}: {path}", soft_wrap=True, markup=False, highlight=False)

@@ -60,6 +60,12 @@ class Stats:
     invalid_by_kind: dict[str, dict[str, int]]
     timeline: list[dict[str, Any]] = field(default_factory=list)
     send_lag_ms: dict[str, float] = field(default_factory=dict)
+    #: failed orders that may be stored all the same (:attr:`OrderResult.in_doubt`)
+    in_doubt: int = 0
+    #: per home region: sent, committed, rejected, failed, in_doubt, latency_ms
+    by_home_region: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per warehouse that committed orders: committed, fallback (of them), latency_ms
+    by_warehouse: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def success_rate(self) -> float:
@@ -98,6 +104,40 @@ def _timeline(results: Sequence[OrderResult], bucket_s: float) -> list[dict[str,
             }
         )
     return timeline
+
+
+def _by_home_region(results: Sequence[OrderResult]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[OrderResult]] = defaultdict(list)
+    for result in results:
+        groups[result.home_region].append(result)
+    return {region: outcome_figures(groups[region]) for region in sorted(groups)}
+
+
+def outcome_figures(results: Sequence[OrderResult]) -> dict[str, Any]:
+    """Sent, each outcome, in doubt and committed latency of some orders (a region, a stage)."""
+    return {
+        "sent": len(results),
+        "committed": sum(r.outcome == "committed" for r in results),
+        "rejected": sum(r.outcome == "rejected" for r in results),
+        "failed": sum(r.outcome == "failed" for r in results),
+        "in_doubt": sum(r.in_doubt for r in results),
+        "latency_ms": latency_summary([r.latency for r in results if r.outcome == "committed"]),
+    }
+
+
+def _by_warehouse(committed: Sequence[OrderResult]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[OrderResult]] = defaultdict(list)
+    for result in committed:
+        if result.warehouse:
+            groups[result.warehouse].append(result)
+    return {
+        warehouse: {
+            "committed": len(groups[warehouse]),
+            "fallback": sum(r.fallback for r in groups[warehouse]),
+            "latency_ms": latency_summary([r.latency for r in groups[warehouse]]),
+        }
+        for warehouse in sorted(groups)
+    }
 
 
 def compute(
@@ -147,4 +187,7 @@ def compute(
         invalid_by_kind=dict(sorted(by_kind.items())),
         timeline=_timeline(results, bucket_s),
         send_lag_ms=latency_summary(send_lags),
+        in_doubt=sum(r.in_doubt for r in results),
+        by_home_region=_by_home_region(results),
+        by_warehouse=_by_warehouse(committed),
     )

@@ -45,6 +45,8 @@ class Verification:
     unacknowledged_stored: list[str] = field(default_factory=list)
     #: acknowledged by a node that could not be read, and found nowhere else
     unverified: list[str] = field(default_factory=list)
+    #: per node: acknowledged (by it), stored, lost, unverified, duplicated (copies held there)
+    per_node: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +65,7 @@ class Verification:
             "unacknowledged_but_stored": len(self.unacknowledged_stored),
             "stored_per_node": self.stored_per_node,
             "unreadable_nodes": self.unreadable,
+            "per_node": self.per_node,
             "samples": {
                 "lost": self.lost[:SAMPLE],
                 "unverified": self.unverified[:SAMPLE],
@@ -131,12 +134,45 @@ def check(
         elif r.warehouse and r.warehouse not in where[r.order_id]:
             verification.misplaced.append(r.order_id)
     verification.duplicated = sorted(oid for oid, n in copies.items() if n > 1)
+    verification.per_node = _per_node(verification, acknowledged, stored, where)
     for r in results:
         if r.outcome == "rejected" and copies[r.order_id]:
             verification.refused_but_stored.append(r.order_id)
         elif r.outcome == "failed" and copies[r.order_id]:
             verification.unacknowledged_stored.append(r.order_id)
     return verification
+
+
+def _per_node(
+    verification: Verification,
+    acknowledged: Sequence[OrderResult],
+    stored: Mapping[str, Sequence[Mapping[str, Any]]],
+    where: Mapping[str, list[str]],
+) -> dict[str, dict[str, int]]:
+    """Which node the losses, unverified orders and second copies are on (the HTML report's
+    per-node table): a lost or unverified order counts against the node that acknowledged it."""
+    by_id = {r.order_id: r for r in acknowledged}
+    nodes = sorted(set(stored) | set(verification.unreadable))
+    table = {
+        node: {
+            "acknowledged": sum(r.warehouse == node for r in acknowledged),
+            "stored": len(stored.get(node, ())),
+            "lost": 0,
+            "unverified": 0,
+            "duplicated": 0,
+        }
+        for node in nodes
+    }
+    for kind in ("lost", "unverified"):
+        for order_id in getattr(verification, kind):
+            node = by_id[order_id].warehouse
+            if node in table:
+                table[node][kind] += 1
+    for order_id in verification.duplicated:
+        for node in set(where[order_id]):
+            if node in table:
+                table[node]["duplicated"] += 1
+    return table
 
 
 async def verify(
