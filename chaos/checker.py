@@ -33,6 +33,7 @@ from stress.results import OrderResult
 from stress.stats import percentile
 from stress.verify import Verification
 
+
 def in_doubt(result: OrderResult) -> bool:
     """Failed, and nothing proves the request did not reach a node (``OrderResult.in_doubt``,
     the stress report's rule too)."""
