@@ -49,7 +49,7 @@ clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
 
 # Kubernetes (scripts/kind-up.sh): a kind cluster with the chart, Airflow and both images.
-.PHONY: kind-up kind-down kind-smoke minikube-up
+.PHONY: kind-up kind-down kind-smoke kind-chaos minikube-up
 KIND_CLUSTER ?= regional-orders
 
 kind-up: bootstrap
@@ -61,6 +61,11 @@ kind-down:
 # Up, stress Job, one region's pod deleted, every order verified once (docs/kubernetes.md).
 kind-smoke: bootstrap
 	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/kind-smoke.sh $(SMOKE_ARGS)
+
+# On a kind-up cluster: Chaos Mesh, its experiments against one region under load, verify
+# (docs/chaos.md#in-a-cluster).
+kind-chaos: bootstrap
+	KIND_CLUSTER=$(KIND_CLUSTER) bash scripts/kind-chaos.sh $(CHAOS_ARGS)
 
 minikube-up: bootstrap
 	bash scripts/minikube-up.sh

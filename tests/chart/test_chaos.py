@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from order_contracts.labels import REGION_LABEL
 
 from . import chaos_mesh
-from .helpers import by_kind, one, render_chart, render_error
+from .helpers import CHART, by_kind, one, render_chart, render_error, run_helm
 
 CHAOS_API = [chaos_mesh.API_VERSION]
 ON = {"chaos": {"enabled": True}}
@@ -327,3 +327,24 @@ def test_the_schemas_are_valid_json_schemas_closed_where_the_crds_are():
 )
 def test_values_schema_refuses_bad_chaos_values(chaos, complaint):
     assert complaint in render_error({"chaos": chaos})
+
+
+def test_a_schedule_name_leaves_chaos_mesh_room_to_name_its_runs():
+    # 35 + "-partition-" + 4 + "-stress" = 57: a Schedule just fits
+    chaos = {"enabled": True, "region": "ABCD", "partition": {"clients": ["stress"]}}
+    chaos["partition"]["schedule"] = "@hourly"
+    values = {"fullnameOverride": "a" * 35, "regions": [{"name": "ABCD"}], "chaos": chaos}
+    names = {d["metadata"]["name"] for d in by_kind(_render(values), "Schedule")}
+    assert f"{'a' * 35}-partition-abcd-stress" in names
+    # one more: Chaos Mesh's runs, <name>-<5 random characters>, would not fit 63
+    values["fullnameOverride"] = "a" * 36
+    result = run_helm(
+        ["template", "orders", str(CHART), "--api-versions", chaos_mesh.API_VERSION], values
+    )
+    assert result.returncode != 0
+    assert (
+        "the Schedule name" in result.stderr and "is 58 characters, at most 57 fit" in result.stderr
+    )
+    # the same name as a one-shot experiment is fine (at most 63)
+    del chaos["partition"]["schedule"]
+    assert one(_render(values), "NetworkChaos", f"{'a' * 36}-partition-abcd-stress")

@@ -209,3 +209,100 @@ def test_kind_smoke_reads_the_real_stress_verify_report(ok):
     assert paragraph.rstrip().endswith("result: PASSED" if ok else "result: FAILED")
     # the script's pass test: [[ $verify_block == "verify: ok"* ]]
     assert 'verify_block != "verify: ok"*' in SMOKE.read_text()
+
+
+CHAOS = ROOT / "scripts" / "kind-chaos.sh"
+
+
+def _kind_chaos(*args: str) -> subprocess.CompletedProcess[str]:
+    # argument parsing and --print-values come before `need kind helm kubectl`
+    return subprocess.run(["bash", str(CHAOS), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_kind_chaos_help_exits_zero_and_names_its_flags():
+    result = _kind_chaos("--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--region", "--experiments", "--duration", "--rate", "--settle", "--print-values"):
+        assert flag in result.stdout
+    assert "CHAOS_MESH_VERSION" in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "unknown argument: --bogus"),
+        (["--region", "hn;rm"], "--region must be a region name"),
+        (["--experiments", "pod-kill,explode"], "unknown experiment 'explode'"),
+        (["--experiments", ""], "--experiments is empty"),
+        (["--rate", "0"], "--rate must be a positive integer"),
+        (["--duration", "2m"], "--duration must be a positive integer"),
+        (["--duration", "60", "--settle", "60"], "--settle (60) must be shorter than --duration"),
+        (["--settle"], "--settle needs a value"),
+    ],
+)
+def test_kind_chaos_refuses_bad_arguments_in_one_line(args, message):
+    result = _kind_chaos(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+
+
+def test_kind_chaos_values_render_valid_chaos_mesh_schedules_and_the_stress_job():
+    from . import chaos_mesh
+
+    result = _kind_chaos(
+        "--print-values", "--region", "hcm", "--experiments", "partition,delay", "--rate", "25"
+    )
+    assert result.returncode == 0, result.stderr
+    values = yaml.safe_load(result.stdout)
+    # on top of what kind-up installs (the script upgrades with --reuse-values)
+    docs = render_chart(
+        values={"regionNodeSelector": True, **values}, api_versions=[chaos_mesh.API_VERSION]
+    )
+    chaos = [d for d in docs if d["apiVersion"] == chaos_mesh.API_VERSION]
+    # only the asked experiments, each a Schedule, and the partition from the stress Job only
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in chaos) == [
+        ("Schedule", "orders-delay-hcm"),
+        ("Schedule", "orders-partition-hcm-stress"),
+    ]
+    for doc in chaos:
+        assert chaos_mesh.errors(doc) == []
+        assert doc["spec"]["concurrencyPolicy"] == "Forbid"
+        every = doc["spec"]["schedule"].removeprefix("@every ")
+        # a fault is over before the next run of the same experiment is due
+        assert int(every.removesuffix("s")) > int(doc["spec"]["networkChaos"]["duration"][:-1])
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:4] == ["--target", "nodes", "--orders", str(25 * 240)]
+    assert "--verify" in args and args[-4:] == ["--rate", "25/s", "--duration", "240s"]
+
+
+def test_kind_chaos_installs_chaos_mesh_for_kind_and_always_cleans_up():
+    text = CHAOS.read_text()
+    assert "CHAOS_MESH_REPO=${CHAOS_MESH_REPO:-https://charts.chaos-mesh.org}" in text
+    assert 'helm repo add chaos-mesh "$CHAOS_MESH_REPO"' in text
+    # kind's nodes run containerd
+    assert "--set chaosDaemon.runtime=containerd" in text
+    assert "--set chaosDaemon.socketPath=/run/containerd/containerd.sock" in text
+    # faults only ever go into the kind cluster, through k8s-common.sh's one install
+    assert '[[ $context == "kind-$CLUSTER" ]]' in text
+    assert 'install_orders --reuse-values -f "$values_file"' in text
+    # removed whatever happens, and the release put back
+    assert "trap cleanup EXIT" in text and "trap 'exit 130' INT TERM" in text
+    assert (
+        "install_orders --reuse-values --set chaos.enabled=false --set stress.enabled=false" in text
+    )
+    assert "--cascade=foreground" in text
+    # the same reading of the Job's verdict as kind-smoke.sh
+    assert 'verify_block != "verify: ok"*' in text
+
+
+def test_makefile_has_a_kind_chaos_target():
+    result = subprocess.run(
+        ["make", "-n", "kind-chaos", "CHAOS_ARGS=--region hcm"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bash scripts/kind-chaos.sh --region hcm" in result.stdout

@@ -22,13 +22,18 @@ and the cluster serves Chaos Mesh's API. */}}
 {{- $want }}
 {{- end }}
 
-{{/* <fullname>-<experiment>-<region>[-<suffix>]. Never too long: orders.validate bounds
+{{/* <fullname>-<experiment>-<region>[-<suffix>]. orders.validate bounds
 <fullname>-warehouse-<region> to 52 characters, so the longest, <fullname>-partition-<region>-airflow,
-has at most 60, within the 63 of a label value (Chaos Mesh names the runs of a Schedule after it).
-Pass (dict "root" $ "experiment" "kill" "region" "HN" "suffix" ""). */}}
+has at most 60; a Schedule's name may have at most 57, since Chaos Mesh names each run
+<schedule>-<5 random characters>. Pass (dict "root" $ "experiment" "kill" "region" "HN"
+"suffix" "" "schedule" <cron or "">). */}}
 {{- define "orders.chaosName" -}}
-{{- printf "%s-%s-%s" (include "orders.fullname" .root) .experiment (lower .region) }}
-{{- with .suffix }}-{{ . }}{{ end }}
+{{- $name := printf "%s-%s-%s" (include "orders.fullname" .root) .experiment (lower .region) }}
+{{- with .suffix }}{{ $name = printf "%s-%s" $name . }}{{ end }}
+{{- if and .schedule (gt (len $name) 57) }}
+{{- fail (printf "chaos: the Schedule name %q is %d characters, at most 57 fit (Chaos Mesh adds 6 to name each run): use a shorter fullnameOverride, release name or region name, or no schedule" $name (len $name)) }}
+{{- end }}
+{{- $name }}
 {{- end }}
 
 {{/* Chaos Mesh's PodSelectorSpec `selector` for one region's warehouse pods (the chart's own
