@@ -84,23 +84,46 @@ def per_order_results(
     nodes = _mapping(value.get("nodes"))
     notable = _mapping(value.get("notable"))
     usual = str(value.get("usual_status") or "")
+    # Orders the summary does not name are the usual case of their home node, but only as many
+    # as that node's count leaves after its notable orders: an order the caller knows under
+    # another id than the DAG (or one the run never saw) must come out absent, not committed.
+    implied: dict[str, list[str]] = {}
     for order_id, home in orders:
         if order_id in out:
             continue
         special = _mapping(notable.get(order_id)) or None
         node = str(special["node"]) if special else home
-        if not special and node not in nodes:
-            continue  # neither delivered nor undelivered: the run did not process it
-        out[order_id] = {
-            "order_id": order_id,
-            "home_region": home,
-            "assigned_node": node,
-            "fallback_used": node != home,
-            "attempts": int(special["attempts"]) if special else 1,
-            "status": str(special["status"]) if special else usual,
-            "committed_at": _mapping(nodes.get(node)).get("last_committed_at"),
-        }
+        if not special:
+            if node in nodes:
+                implied.setdefault(node, []).append(order_id)
+            continue  # not in nodes: neither delivered nor undelivered, the run did not process it
+        out[order_id] = _entry(order_id, home, node, special, usual, nodes)
+    for node, order_ids in implied.items():
+        named = sum(1 for e in notable.values() if str(_mapping(e).get("node")) == node)
+        if len(order_ids) > int(_mapping(nodes.get(node)).get("orders") or 0) - named:
+            continue  # more orders than the node committed: none of them can be vouched for
+        for order_id in order_ids:
+            out[order_id] = _entry(order_id, node, node, None, usual, nodes)
     return out
+
+
+def _entry(
+    order_id: str,
+    home: str,
+    node: str,
+    special: Mapping[str, Any] | None,
+    usual: str,
+    nodes: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "home_region": home,
+        "assigned_node": node,
+        "fallback_used": node != home,
+        "attempts": int(special["attempts"]) if special else 1,
+        "status": str(special["status"]) if special else usual,
+        "committed_at": _mapping(nodes.get(node)).get("last_committed_at"),
+    }
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -53,7 +53,19 @@ def result_entries(value: Any, unit: Unit) -> dict[str, Mapping[str, Any]]:
     A batch's XCom holds counts and only the orders that need a word; the shared reader
     (``order_contracts.run_summary``, the DAG's own writer's counterpart) fills in the rest.
     """
-    return per_order_results(value, ((o.order_id, o.region.strip().upper()) for o in unit))
+    by_dag_id = {dag_order_id(o): o for o in unit}
+    found = per_order_results(
+        value, ((dag_id, o.region.strip().upper()) for dag_id, o in by_dag_id.items())
+    )
+    return {by_dag_id[dag_id].order_id: e for dag_id, e in found.items() if dag_id in by_dag_id}
+
+
+def dag_order_id(order: GeneratedOrder) -> str:
+    """The id the DAG knows the order by: its payload's. An invalid order may carry another
+    than the tool's own (``bad_order_id`` adds spaces); looked up under the tool's id, its
+    refusal was missed and the order counted as committed (a false "lost" in the checker)."""
+    payload_id = order.payload.get("order_id") if isinstance(order.payload, dict) else None
+    return payload_id if isinstance(payload_id, str) else order.order_id
 
 
 class AirflowTarget:

@@ -62,3 +62,23 @@ def test_a_single_order_run_keeps_its_full_result() -> None:
     assert summary["orders"] == [one]
     assert per_order_results(summary, [("solo", "HN")]) == {"solo": one}
     assert per_order_results(None, [("solo", "HN")]) == {}
+
+
+def test_an_order_asked_for_under_another_id_than_the_dags_is_not_vouched_for() -> None:
+    # Found by the Airflow fault campaign: the stress tool asked for an invalid order under its
+    # own id while the DAG had refused it under the payload's ("... has spaces"), and the
+    # reader filled it in as committed at home: the checker then reported it lost.
+    results = [result(f"ok{i}", "HN", "HN", "created") for i in range(3)]
+    results.append(result("x has spaces", None, None, "invalid"))  # type: ignore[arg-type]
+    summary = summarize("batch", results, COMMITTED, "created")
+    asked = [(f"ok{i}", "HN") for i in range(3)] + [("x", "HN")]
+    back = per_order_results(summary, asked)
+    # HN committed 3: four orders cannot all be its usual case, so none of them is vouched for
+    # (the refused one is listed under the DAG's id only)
+    assert set(back) == {"x has spaces"}
+    assert set(per_order_results(summary, [*asked[:3], ("x has spaces", "HN")])) == {
+        "ok0",
+        "ok1",
+        "ok2",
+        "x has spaces",
+    }
