@@ -36,12 +36,14 @@ def run_demo(options: DemoOptions) -> DemoResult:
         shutil.rmtree(options.state_dir)  # each run starts from empty shards
     options.state_dir.mkdir(parents=True)
     stages = (5 if options.batch_orders > 0 else 4) + (1 if prometheus_available() else 0)
+    stages += (1 if options.replication else 0) + (1 if options.lose_disk_region else 0)
     steps = Steps(total=stages)
     with local_stack(
         options.state_dir,
         retry_delay_s=options.retry_delay_s,
         airflow_settings=options.airflow,
         step=steps,
+        replication=options.replication,
     ) as stack:
         started = time.monotonic()
         result = asyncio.run(run_phases(stack, options, steps))

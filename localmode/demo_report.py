@@ -15,6 +15,7 @@ from .demo_options import DemoFailed
 from .prometheus import run_answers
 
 if TYPE_CHECKING:
+    from .demo_disk_loss import DiskLoss
     from .demo_story import DemoResult
 
 console = Console(highlight=False)
@@ -100,6 +101,8 @@ def print_summary(result: DemoResult) -> None:
         f"on {chaos.region} (retried until it was back): {story.while_down_home}; "
         f"after it rejoined on {chaos.region}: {story.after_rejoin_home}."
     )
+    if result.disk_loss is not None:
+        print_disk_loss(result.disk_loss)
     lost = sum(p["lost"] or 0 for p in result.phases)
     duplicated = sum(p["duplicated"] or 0 for p in result.phases)
     states = ", ".join(f"{n} {state}" for state, n in sorted(result.airflow_runs.items()))
@@ -110,6 +113,34 @@ def print_summary(result: DemoResult) -> None:
     with contextlib.suppress(ValueError):
         shown = shown.relative_to(Path.cwd())
     console.print(f"Report: {shown} (plots beside it)")
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.2f}s" if value is not None else "-"
+
+
+def print_disk_loss(loss: DiskLoss) -> None:
+    """The disk-loss phase in three lines: the outage, the follower, the verdict."""
+    down = f"{loss.down_s:.1f}s" if loss.down_s is not None else "-"
+    console.print(
+        f"Warehouse {loss.region} and its disk lost: down {down}; restored "
+        f"{loss.orders_restored if loss.orders_restored is not None else '-'} orders "
+        f"(it held {loss.orders_before if loss.orders_before is not None else '-'} just before) "
+        f"from its replica in {_seconds(loss.restore_s)} (node log), ready in routing "
+        f"{_seconds(loss.ready_s)} after the restart."
+    )
+    console.print(
+        f"{loss.region} follower {loss.follower_url or '(none in readUrls)'} served "
+        f"{loss.follower_reads} reads while {loss.region} was down "
+        f"({loss.follower_read_errors} failed)."
+    )
+    ok = loss.lost == 0 and loss.duplicated == 0
+    verdict = "[green]ok[/green]" if ok else "[red]FAILED[/red]"
+    console.print(
+        f"After the restore, every acknowledged order of the demo ({loss.acknowledged}) read "
+        f"back: lost {loss.lost if loss.lost is not None else '-'}, duplicated "
+        f"{loss.duplicated if loss.duplicated is not None else '-'} — {verdict}"
+    )
 
 
 def print_prometheus(url: str, window_s: float) -> None:

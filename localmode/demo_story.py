@@ -1,5 +1,6 @@
-"""The demo's story: phase 1 (per-order runs, the fault), phase 2 (batches), and where the
-killed region's orders were stored relative to the outage."""
+"""The demo's story: phase 1 (per-order runs, the fault), phase 2 (batches), phase 3 (a node
+and its disk lost, restored from the replica: :mod:`.demo_disk_loss`), and where the killed
+region's orders were stored relative to the outage."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from stress.run import RunOutcome, run_stress
 from stress.verify import list_orders
 
 from .demo_chaos import Chaos, kill_and_restart
+from .demo_disk_loss import DiskLoss, disk_loss_phase, retry_attempts
 from .demo_options import DemoOptions
 from .demo_report import Steps, console, phase_row
 from .stack import LocalStack
@@ -47,11 +49,14 @@ class DemoResult:
     #: DAG runs of order_workflow by final state
     airflow_runs: dict[str, int]
     report_path: Path
+    #: the disk-loss phase (None: skipped, e.g. without replication)
+    disk_loss: DiskLoss | None = None
 
     @property
     def passed(self) -> bool:
         runs_ok = set(self.airflow_runs) <= {"success"}
-        return runs_ok and all(phase["passed"] for phase in self.phases)
+        disk_ok = self.disk_loss is None or self.disk_loss.passed
+        return runs_ok and disk_ok and all(phase["passed"] for phase in self.phases)
 
 
 def stress_config(
@@ -154,7 +159,30 @@ async def run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> D
             outcome = await run_stress(config, console)
             print_report(outcome.report, console)
             outcomes.append(("batch", outcome))
+    # the killed region's story is phases 1 and 2: the disk-loss phase has its own outage
     prefixes = [o.report["run_id"] for _, o in outcomes]
+    disk_loss = None
+    if options.lose_disk_region is not None:
+        title = (
+            f"phase 3: {round(options.disk_loss_rate * options.disk_loss_seconds)} orders "
+            f"straight to the nodes, {options.disk_loss_rate:g}/s; {options.lose_disk_region} "
+            f"and its disk lost once {options.disk_loss_at:.0%} are committed, restored from "
+            "its replica"
+        )
+        with steps(title, stack.log_dir):
+            config = stress_config(
+                stack,
+                options,
+                "disk-loss",
+                target="nodes",
+                rate=options.disk_loss_rate,
+                duration=options.disk_loss_seconds,
+                orders=None,
+                max_attempts=retry_attempts(options),
+            )
+            outcome, disk_loss = await disk_loss_phase(stack, options, config, list(outcomes))
+            print_report(outcome.report, console)
+            outcomes.append(("disk-loss", outcome))
     story = await region_story(stack, chaos, prefixes)
     changes = [json.loads(line) for line in stack.routing_history.read_text().splitlines()]
     assert stack.airflow is not None
@@ -167,6 +195,7 @@ async def run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> D
         routing_changes=changes,
         airflow_runs=runs,
         report_path=options.state_dir / "report.json",
+        disk_loss=disk_loss,
     )
     write_report(
         {
@@ -174,6 +203,7 @@ async def run_phases(stack: LocalStack, options: DemoOptions, steps: Steps) -> D
             "passed": result.passed,
             "chaos": chaos.to_json(),
             "killed_region_orders": asdict(story),
+            "disk_loss": disk_loss.to_json() if disk_loss else None,
             "phases": result.phases,
             "routing_changes": changes,
             "airflow_runs": runs,

@@ -9,8 +9,8 @@ the same way, so what the demo shows is what the campaign tortures:
 - each region's read follower (``warehouse-node --role follower``) restores that replica into
   its own ``STATE/followers/<region>``, on its own port, logging to
   ``STATE/logs/follower-<region>.log``;
-- a node logs ``database restored from the replica`` with the restore's ``seconds`` when it
-  restored at start; :func:`last_restore_seconds` reads it back from the node's JSON log.
+- a node that restored at start logs ``database restored from the replica`` with the restore's
+  ``seconds`` and ``orders``; :func:`last_restore` reads it back from the node's JSON log.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import functools
 import json
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,16 @@ def json_events(lines: Iterable[str], event: str | None = None) -> list[dict[str
     return found
 
 
-def last_restore_seconds(log_path: Path, offset: int = 0) -> float | None:
-    """Seconds the node's last restore took, as it logged them after byte ``offset`` of its log
-    (None: it logged no restore there)."""
+@dataclass(frozen=True)
+class Restore:
+    """A restore as the node logged it: the restore alone, and the orders in the copy."""
+
+    seconds: float
+    orders: int
+
+
+def last_restore(log_path: Path, offset: int = 0) -> Restore | None:
+    """The node's last restore logged after byte ``offset`` of its log (None: none there)."""
     try:
         with log_path.open("rb") as log:
             log.seek(offset)
@@ -145,7 +153,9 @@ def last_restore_seconds(log_path: Path, offset: int = 0) -> float | None:
     except OSError:
         return None
     events = json_events(lines, RESTORED_EVENT)
-    return float(events[-1]["seconds"]) if events else None
+    if not events:
+        return None
+    return Restore(float(events[-1]["seconds"]), int(events[-1]["orders"]))
 
 
 def log_size(log_path: Path) -> int:
