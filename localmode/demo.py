@@ -1,14 +1,19 @@
 """``orders-demo`` (``make demo``): the whole system on one machine, a node killed midway.
 
-1. three warehouse nodes, the routing source, Prometheus scraping both (when installed),
-   PostgreSQL + Airflow (``LocalStack``);
+1. three warehouse nodes (replicated, with a read follower each, unless ``--replication off``),
+   the routing source, Prometheus scraping them (when installed), PostgreSQL + Airflow
+   (``LocalStack``);
 2. phase 1 — orders one DAG run each, at a steady rate; a quarter of the way in, one node is
    killed with SIGKILL, stays down, and is restarted on the same data directory;
 3. phase 2 — the same through batched DAG runs, with a few deliberately invalid orders;
-4. the report: each phase's stress report, where the killed region's orders went while it was
-   down and after it rejoined, the rejoin time, ``--verify``'s lost/duplicated counts, and what
+4. phase 3 (with replication) — orders straight to the nodes; one node is killed and its data
+   directory deleted, its follower serves reads meanwhile, and it comes back restored from its
+   replica (:mod:`.demo_disk_loss`);
+5. the report: each phase's stress report, where the killed region's orders went while it was
+   down and after it rejoined, the rejoin time, the disk loss (restore time, follower reads,
+   lost/duplicated after the restore), ``--verify``'s lost/duplicated counts, and what
    Prometheus saw (orders/s per region, p99, fallbacks; :func:`~.prometheus.run_answers`);
-5. everything is stopped (Ctrl-C too), unless ``--keep``: then it stays up until Ctrl-C.
+6. everything is stopped (Ctrl-C too), unless ``--keep``: then it stays up until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ def _show_and_wait(stack: LocalStack) -> None:
     )
     for region, url in stack.node_urls.items():
         console.print(f"  warehouse {region:<4} {url}   (Bearer token: {stack.node_token})")
+    for region, url in stack.follower_urls.items():
+        console.print(f"  follower  {region:<4} {url}   (read-only, same token)")
     console.print(f"  routing      {stack.routing_url}")
     if stack.prometheus_url:
         console.print(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from order_contracts import envvars
-from order_contracts.labels import DAG_ID
+from order_contracts.labels import COMPONENT_FOLLOWER, COMPONENT_WAREHOUSE, DAG_ID
 from order_contracts.regions import configured_regions
 from order_contracts.routing import RoutingDocument
 
@@ -179,11 +179,12 @@ def start_replica_followers(stack: LocalStack, env: Mapping[str, str]) -> None:
 
 def start_prometheus(stack: LocalStack) -> None:
     """Prometheus scraping every node and the routing source with the chart's alert rules."""
-    targets = [ScrapeTarget("warehouse", url, region) for region, url in stack.node_urls.items()]
+    targets = [
+        ScrapeTarget(COMPONENT_WAREHOUSE, url, region) for region, url in stack.node_urls.items()
+    ]
     # the chart's follower Service label: alerts on the primaries' series never see these
     targets += [
-        ScrapeTarget("warehouse-follower", url, region)
-        for region, url in stack.follower_urls.items()
+        ScrapeTarget(COMPONENT_FOLLOWER, url, region) for region, url in stack.follower_urls.items()
     ]
     if stack.routing_url:
         targets.append(ScrapeTarget("routing-source", stack.routing_url.rsplit("/", 1)[0]))
