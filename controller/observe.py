@@ -25,6 +25,8 @@ from order_contracts.routing import RegionObservation
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 #: the Service port whose number goes into a region's URL; the first port when none is named so
 HTTP_PORT_NAME = "http"
+#: the same port when the nodes serve TLS (the chart's `tls.enabled`): the URL is https://
+HTTPS_PORT_NAME = "https"
 
 Body = Mapping[str, Any]
 
@@ -58,15 +60,27 @@ def is_warehouse_service(body: Body) -> bool:
     return bool(component in (COMPONENT_WAREHOUSE, COMPONENT_FOLLOWER) and labels.get(REGION_LABEL))
 
 
-def service_port(body: Body) -> int:
-    """The port named ``http``, else the first port, else the warehouse default (8000)."""
+def service_endpoint(body: Body) -> tuple[str, int]:
+    """(scheme, port) of the port clients call.
+
+    The port named ``https`` (the chart names it so when the nodes serve TLS) gives an
+    ``https`` URL, the one named ``http`` a plain one, else the first port (plain), else the
+    warehouse default (8000). The scheme follows the Service's own port name, so a release's
+    TLS switch reaches the routing document without a controller setting that could disagree.
+    """
     ports = body.get("spec", {}).get("ports") or []
-    for port in ports:
-        if port.get("name") == HTTP_PORT_NAME and port.get("port"):
-            return int(port["port"])
+    for name, scheme in ((HTTPS_PORT_NAME, "https"), (HTTP_PORT_NAME, "http")):
+        for port in ports:
+            if port.get("name") == name and port.get("port"):
+                return scheme, int(port["port"])
     if ports and ports[0].get("port"):
-        return int(ports[0]["port"])
-    return WAREHOUSE_PORT
+        return "http", int(ports[0]["port"])
+    return "http", WAREHOUSE_PORT
+
+
+def service_port(body: Body) -> int:
+    """The port of :func:`service_endpoint` (``https``, else ``http``, else the first, else 8000)."""
+    return service_endpoint(body)[1]
 
 
 def service_summary(body: Body) -> ServiceSummary | None:
@@ -76,10 +90,11 @@ def service_summary(body: Body) -> ServiceSummary | None:
     meta = body["metadata"]
     name = str(meta["name"])
     namespace = meta.get("namespace") or "default"
+    scheme, port = service_endpoint(body)
     return ServiceSummary(
         name=name,
         region=normalize_region(str(meta["labels"][REGION_LABEL])),
-        url=f"http://{name}.{namespace}.svc:{service_port(body)}",
+        url=f"{scheme}://{name}.{namespace}.svc:{port}",
         headless=body.get("spec", {}).get("clusterIP") == "None",
         follower=meta["labels"][COMPONENT_LABEL] == COMPONENT_FOLLOWER,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controller.index import ClusterIndex
-from controller.observe import service_port, service_summary, slice_summary
+from controller.observe import service_endpoint, service_port, service_summary, slice_summary
 from order_contracts.labels import COMPONENT_FOLLOWER
 from order_contracts.routing import RegionObservation
 from tests.controller.conftest import NAMESPACE, endpoint_slice, service
@@ -17,6 +17,32 @@ def test_should_build_the_url_from_the_port_named_http():
     summary = service_summary(body)
     assert summary is not None
     assert summary.url == f"http://{HCM}.{NAMESPACE}.svc:8080"
+
+
+def test_should_build_an_https_url_from_the_port_named_https():
+    # the chart names the port so with tls.enabled (docs/tls.md#in-the-chart)
+    body = service("HCM", port_name="https")
+    body["spec"]["ports"].insert(0, {"name": "metrics", "port": 9100})
+    summary = service_summary(body)
+    assert summary is not None
+    assert summary.url == f"https://{HCM}.{NAMESPACE}.svc:8000"
+    follower = service_summary(service("HCM", port_name="https", component=COMPONENT_FOLLOWER))
+    assert follower is not None
+    assert follower.url == f"https://orders-follower-hcm.{NAMESPACE}.svc:8000"
+
+
+def test_should_prefer_the_https_port_when_both_are_named():
+    body = service("HCM")
+    body["spec"]["ports"].append({"name": "https", "port": 8443})
+    assert service_endpoint(body) == ("https", 8443)
+    assert service_port(body) == 8443
+
+
+def test_should_stay_plain_http_for_a_first_port_of_another_name():
+    body = service("HCM", port_name="web")
+    assert service_endpoint(body) == ("http", 8000)
+    summary = service_summary(body)
+    assert summary is not None and summary.url.startswith("http://")
 
 
 def test_should_use_the_first_port_when_none_is_named_http():
