@@ -308,6 +308,13 @@ leaves after the preStop pause, minus 10 s of slack before the kubelet's SIGKILL
 {{- fail (printf "region %s: the replica URL %q is not s3://bucket/path (in a cluster the replica must be off the pod's own disk)" .name $rep.replicaUrl) }}
 {{- end }}
 {{- end }}
+{{- $tls := .Values.tls }}
+{{- if and $tls.enabled $tls.certManager.enabled $tls.existingSecret }}
+{{- fail (printf "tls: both tls.certManager.enabled and tls.existingSecret (%q) are set: choose one certificate source (docs/tls.md#in-the-chart)" $tls.existingSecret) }}
+{{- end }}
+{{- if and $tls.enabled (not $tls.certManager.enabled) (not $tls.existingSecret) }}
+{{- fail "tls.enabled is true but no certificate source is set: set tls.certManager.enabled=true (cert-manager issues them) or tls.existingSecret (a kubernetes.io/tls Secret with ca.crt) (docs/tls.md#in-the-chart)" }}
+{{- end }}
 {{- $seen := dict }}
 {{- range .Values.regions }}
 {{- $key := upper .name }}
@@ -316,4 +323,135 @@ leaves after the preStop pause, minus 10 s of slack before the kubelet's SIGKILL
 {{- end }}
 {{- $_ := set $seen $key true }}
 {{- end }}
+{{- end }}
+
+{{/* ---- TLS in transit (docs/tls.md#in-the-chart) ---- */}}
+
+{{/* "true" when the nodes and followers serve HTTPS, else empty. */}}
+{{- define "orders.tlsEnabled" -}}
+{{- if .Values.tls.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The scheme clients dial and the name of the Service port: the controller reads the port
+name (controller/observe.py) and writes https:// URLs into the routing document for "https". */}}
+{{- define "orders.scheme" -}}
+{{- if include "orders.tlsEnabled" . }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/* "true" when cert-manager issues the certificates with the chart's own CA chain. */}}
+{{- define "orders.tlsOwnCA" -}}
+{{- if and .Values.tls.enabled .Values.tls.certManager.enabled (not .Values.tls.certManager.issuerRef.name) }}true{{ end }}
+{{- end }}
+
+{{- define "orders.tlsCAName" -}}
+{{- printf "%s-ca" (include "orders.fullname" .) }}
+{{- end }}
+
+{{/* The Secret a region's node and follower serve from: the user's, or its Certificate's.
+Pass (dict "root" $ "region" "HCM"). */}}
+{{- define "orders.tlsSecretName" -}}
+{{- if .root.Values.tls.existingSecret }}
+{{- .root.Values.tls.existingSecret }}
+{{- else }}
+{{- printf "%s-tls" (include "orders.warehouseName" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret whose ca.crt clients trust (ORDER_CA_BUNDLE): the user's Secret, the chart's
+CA, or with a named issuer the first region's certificate Secret (CA-type issuers fill its
+ca.crt). */}}
+{{- define "orders.tlsCASecretName" -}}
+{{- if .Values.tls.existingSecret }}
+{{- .Values.tls.existingSecret }}
+{{- else if include "orders.tlsOwnCA" . }}
+{{- include "orders.tlsCAName" . }}
+{{- else }}
+{{- include "orders.tlsSecretName" (dict "root" . "region" (upper (first .Values.regions).name)) }}
+{{- end }}
+{{- end }}
+
+{{- define "orders.tlsDir" -}}/etc/orders/tls{{- end }}
+{{- define "orders.caDir" -}}/etc/orders/ca{{- end }}
+
+{{/* The node's serving pair, read from the Secret volume, re-read when the kubelet swaps in a
+renewed Secret (docs/tls.md#certificate-rotation). */}}
+{{- define "orders.tlsEnv" -}}
+- name: NODE_TLS_CERT
+  value: {{ include "orders.tlsDir" . }}/tls.crt
+- name: NODE_TLS_KEY
+  value: {{ include "orders.tlsDir" . }}/tls.key
+- name: NODE_TLS_RELOAD_INTERVAL
+  value: {{ .Values.tls.reloadIntervalSeconds | quote }}
+{{- end }}
+
+{{/* The whole directory, never a subPath mount: the kubelet updates a Secret volume by
+swapping its ..data symlink, and a subPath mount pins the file it first saw, so a renewed
+certificate would never reach the node. */}}
+{{- define "orders.tlsVolumeMount" -}}
+- name: tls
+  mountPath: {{ include "orders.tlsDir" . }}
+  readOnly: true
+{{- end }}
+
+{{/* Pass (dict "root" $ "region" "HCM"). */}}
+{{- define "orders.tlsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ include "orders.tlsSecretName" . }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+
+{{/* A client's CA bundle: only ca.crt of the CA Secret (never its key), as a directory (no
+subPath, so a re-issued CA reaches a pod that starts after it) and ORDER_CA_BUNDLE. */}}
+{{- define "orders.caEnv" -}}
+- name: ORDER_CA_BUNDLE
+  value: {{ include "orders.caDir" . }}/ca.crt
+{{- end }}
+
+{{- define "orders.caVolumeMount" -}}
+- name: orders-ca
+  mountPath: {{ include "orders.caDir" . }}
+  readOnly: true
+{{- end }}
+
+{{- define "orders.caVolume" -}}
+- name: orders-ca
+  secret:
+    secretName: {{ include "orders.tlsCASecretName" . }}
+    defaultMode: 0444
+    items:
+      - {key: ca.crt, path: ca.crt}
+{{- end }}
+
+{{/* A probe from the values, over HTTPS when the node serves TLS (the kubelet does not verify
+the certificate; it checks that /health answers). Pass (dict "root" $ "probe" <probe>). */}}
+{{- define "orders.probe" -}}
+{{- $probe := deepCopy .probe }}
+{{- if and (include "orders.tlsEnabled" .root) $probe.httpGet }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
+{{/* The names a region's certificate carries: its Service and follower Service in every form
+a client dials (short, namespaced, .svc, .svc.<clusterDomain>) and each StatefulSet pod's
+stable name through the headless Service (*.<headless>.<namespace>.svc[.<domain>]).
+Pass (dict "root" $ "region" "HCM" "follower" true|false). */}}
+{{- define "orders.tlsDNSNames" -}}
+{{- $ns := .root.Release.Namespace }}
+{{- $domain := .root.Values.tls.clusterDomain }}
+{{- $services := list (include "orders.warehouseName" .) }}
+{{- if .follower }}{{ $services = append $services (include "orders.followerName" .) }}{{ end }}
+{{- range $services }}
+- {{ . }}
+- {{ . }}.{{ $ns }}
+- {{ . }}.{{ $ns }}.svc
+- {{ . }}.{{ $ns }}.svc.{{ $domain }}
+{{- end }}
+{{- $headless := include "orders.warehouseHeadlessName" . }}
+- "*.{{ $headless }}.{{ $ns }}.svc"
+- "*.{{ $headless }}.{{ $ns }}.svc.{{ $domain }}"
 {{- end }}
