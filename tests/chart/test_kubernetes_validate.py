@@ -13,11 +13,21 @@ import yaml
 from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, render_chart, run_helm
 from .test_replication import REPLICATED
 from .test_schema import NON_DEFAULT
+from .test_tls import CERT_MANAGER, EXISTING
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.34.0"]
 #: API groups kubernetes-validate has no schema for (custom resources), checked structurally
-CUSTOM_GROUPS = {"kopf.dev", "monitoring.coreos.com"}
-SCENARIOS = {"defaults": None, "non-default": NON_DEFAULT, "replication": REPLICATED}
+#: (cert-manager's against its own schemas in test_tls.py)
+CUSTOM_GROUPS = {"kopf.dev", "monitoring.coreos.com", "cert-manager.io"}
+#: TLS on with either certificate source, on the replicated chart (followers too) with the Job
+TLS = {"stress": {"enabled": True, "target": "nodes"}}
+SCENARIOS = {
+    "defaults": None,
+    "non-default": NON_DEFAULT,
+    "replication": REPLICATED,
+    "tls-cert-manager": {**REPLICATED, **CERT_MANAGER, **TLS},
+    "tls-existing-secret": {**REPLICATED, **EXISTING, **TLS},
+}
 VALIDATE = Path(sys.executable).with_name("kubernetes-validate")
 
 
@@ -63,6 +73,8 @@ def test_custom_resources_are_the_expected_ones_and_well_formed():
         ("kopf.dev/v1", "KopfPeering"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("cert-manager.io/v1", "Certificate"),
+        ("cert-manager.io/v1", "Issuer"),
     }
     for doc in docs:
         assert set(doc) <= {"apiVersion", "kind", "metadata", "spec"}

@@ -9,6 +9,7 @@ import pytest
 from .helpers import PROMETHEUS_OPERATOR_APIS, render_chart
 from .test_replication import REPLICATED
 from .test_schema import NON_DEFAULT
+from .test_tls import CERT_MANAGER
 
 #: (kind, name, data key) of every value the chart generates at render time
 GENERATED = {("Secret", "orders-node-token", "token")}
@@ -23,7 +24,9 @@ def _without_generated(docs: list[dict]) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "values", [None, NON_DEFAULT, REPLICATED], ids=["defaults", "non-default", "replication"]
+    "values",
+    [None, NON_DEFAULT, REPLICATED, {**REPLICATED, **CERT_MANAGER, "stress": {"enabled": True}}],
+    ids=["defaults", "non-default", "replication", "tls"],
 )
 def test_two_renders_differ_only_in_generated_secret_values(values):
     def render() -> list[dict]:

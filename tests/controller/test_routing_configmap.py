@@ -8,6 +8,9 @@ import logging
 import pytest
 
 from order_contracts.labels import COMPONENT_FOLLOWER, ROUTING_CONFIGMAP, ROUTING_KEY
+from tests.chart.helpers import render_chart
+from tests.chart.test_replication import REPLICATED
+from tests.chart.test_tls import CERT_MANAGER
 from tests.controller.conftest import (
     CONFIGMAPS,
     NAMESPACE,
@@ -287,3 +290,35 @@ async def test_should_fill_read_urls_from_the_follower_service_while_it_serves(c
     )
     after = cluster.routing()
     assert after is not None and after.generation > document.generation
+
+
+async def test_should_publish_https_urls_for_the_charts_tls_services(cluster, operators):
+    """The Services the chart renders with tls.enabled (port named https), as the API server
+    would return them: the routing document's write and read URLs are https://."""
+    rendered = render_chart(
+        values={**REPLICATED, **CERT_MANAGER},
+        show_only=["templates/warehouse-service.yaml", "templates/follower.yaml"],
+    )
+    names = []
+    for doc in rendered:
+        if doc["kind"] != "Service":
+            continue
+        name = doc["metadata"]["name"]
+        meta = {**doc["metadata"], "namespace": NAMESPACE, "resourceVersion": "1", "uid": name}
+        await cluster.create(SERVICES, {**doc, "metadata": meta})
+        await cluster.create(SLICES, endpoint_slice(name, ready=1))
+        names.append(name)
+    assert sorted(names) == ["orders-follower-hcm", DN, HCM, HN]
+    await operators()
+
+    follower = f"https://orders-follower-hcm.{NAMESPACE}.svc:8000"
+    await eventually(
+        lambda: (d := cluster.routing()) is not None and d.regions["HCM"].read_urls == [follower],
+        what="HCM's https follower in readUrls",
+    )
+    document = cluster.routing()
+    assert document is not None
+    assert {region: route.url for region, route in document.regions.items()} == {
+        region: f"https://orders-warehouse-{region.lower()}.{NAMESPACE}.svc:8000"
+        for region in ("HCM", "HN", "DN")
+    }

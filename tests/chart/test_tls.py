@@ -1,0 +1,434 @@
+"""TLS in the chart (issue 17, docs/tls.md#in-the-chart): cert-manager Certificates (a named
+issuer or the chart's own CA chain) or an existing Secret, mounted into nodes and followers as a
+directory; HTTPS probes, https Service ports the controller turns into https:// URLs, the
+ServiceMonitor over HTTPS, the CA for the clients, and NetworkPolicies left as they are.
+
+Rendered with the real helm; the cert-manager documents are checked against cert-manager's
+schemas (tests/chart/crds/, a hand-written subset); a certificate for the rendered dnsNames is
+served by a real warehouse-node and verified by OpenSSL for every address a client dials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from controller.observe import service_summary
+from order_contracts import envvars
+from tests.conftest import NodeFactory
+from tests.support.certs import CertificateAuthority
+
+from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error
+from .test_replication import REPLICATED
+
+CRDS = Path(__file__).with_name("crds")
+SCRIPT = CHART / "files" / "check_health.py"
+#: the chart's own chain: cert-manager issues everything
+CERT_MANAGER = {"tls": {"enabled": True, "certManager": {"enabled": True}}}
+#: an issuer the user runs
+CLUSTER_ISSUER = {
+    "tls": {
+        "enabled": True,
+        "certManager": {"enabled": True, "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}},
+    }
+}
+#: a kubernetes.io/tls Secret the user made
+EXISTING = {"tls": {"enabled": True, "existingSecret": "orders-tls"}}
+MONITORS = ("monitoring.coreos.com/v1/ServiceMonitor",)
+REGIONS = ("hcm", "hn", "dn")
+
+
+def _with(*parts: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for part in parts:
+        merged.update(part)
+    return merged
+
+
+def _stress(values: dict[str, Any]) -> dict[str, Any]:
+    return {**values, "stress": {"enabled": True, "target": "nodes"}}
+
+
+def _render(values: dict[str, Any]) -> list[dict]:
+    return render_chart(values=_stress(_with(REPLICATED, values)), api_versions=MONITORS)
+
+
+def _pod(docs: list[dict], kind: str, name: str) -> dict:
+    doc = one(docs, kind, name)
+    return doc["spec"] if kind == "Pod" else doc["spec"]["template"]["spec"]
+
+
+def _mounts(container: dict) -> dict[str, dict]:
+    return {m["name"]: m for m in container.get("volumeMounts", [])}
+
+
+def _volumes(spec: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in spec.get("volumes", [])}
+
+
+def _url(service: dict) -> str:
+    """The URL the controller publishes for a rendered Service (the API server adds the
+    namespace, which `helm template` leaves out)."""
+    summary = service_summary(
+        {**service, "metadata": {**service["metadata"], "namespace": NAMESPACE}}
+    )
+    assert summary is not None, service["metadata"]["name"]
+    return summary.url
+
+
+def _host(url: str) -> str:
+    return url.split("//", 1)[1].split(":", 1)[0].split("/", 1)[0]
+
+
+def _servers(docs: list[dict]) -> list[tuple[str, dict]]:
+    """(label, pod spec) of every node and follower."""
+    return [
+        (f"{kind}/{name}", _pod(docs, kind, name))
+        for kind, prefix in (("StatefulSet", "orders-warehouse"), ("Deployment", "orders-follower"))
+        for name in (f"{prefix}-{region}" for region in REGIONS)
+        if name in {d["metadata"]["name"] for d in by_kind(docs, kind)}
+    ]
+
+
+@pytest.fixture(scope="module")
+def chain() -> list[dict]:
+    return _render(CERT_MANAGER)
+
+
+def test_tls_is_off_by_default_and_the_chart_renders_as_before():
+    docs = render_chart(values=_stress(REPLICATED), api_versions=MONITORS)
+    assert not [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")]
+    for label, spec in _servers(docs):
+        (container,) = spec["containers"]
+        assert not {k for k in env_of(container) if k.startswith("NODE_TLS")}, label
+        assert "tls" not in _volumes(spec) and "tls" not in _mounts(container), label
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert "scheme" not in container[probe]["httpGet"], (label, probe)
+    for service in by_kind(docs, "Service"):
+        assert [p["name"] for p in service["spec"]["ports"]] in (["http"], ["metrics"])
+    job = _pod(docs, "Job", "orders-stress-1")
+    assert "ORDER_CA_BUNDLE" not in env_of(job["containers"][0])
+
+
+@pytest.mark.parametrize(
+    ("tls", "complaint"),
+    [
+        (
+            {"enabled": True},
+            "tls.enabled is true but no certificate source is set: set "
+            "tls.certManager.enabled=true (cert-manager issues them) or tls.existingSecret",
+        ),
+        (
+            {"enabled": True, "certManager": {"enabled": True}, "existingSecret": "mine"},
+            'tls: both tls.certManager.enabled and tls.existingSecret ("mine") are set: '
+            "choose one certificate source",
+        ),
+    ],
+    ids=["neither source", "both sources"],
+)
+def test_enabled_tls_needs_exactly_one_certificate_source(tls, complaint):
+    error = render_error({"tls": tls})
+    # helm's one "execution error" line, the chart's message in it
+    (line,) = [line for line in error.splitlines() if line.startswith("Error:")]
+    assert complaint in line
+
+
+@pytest.mark.parametrize(
+    ("tls", "complaint"),
+    [
+        ({"enabled": "yes"}, "enabled"),
+        ({"certManager": {"duration": "90 days"}}, "duration"),
+        ({"certManager": {"issuerRef": {"name": "Corp CA"}}}, "name"),
+        ({"certManager": {"issuerRef": {"kind": "clusterissuer"}}}, "kind"),
+        ({"existingSecret": "Not_A_Name"}, "existingSecret"),
+        ({"reloadIntervalSeconds": -1}, "reloadIntervalSeconds"),
+        ({"certManger": {}}, "certManger"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_schema_rejects_bad_tls_values(tls, complaint):
+    error = render_error({"tls": tls})
+    assert "values don't meet the specifications of the schema" in error
+    assert complaint in error
+
+
+def test_the_chart_made_chain_is_self_signed_issuer_then_ca_certificate_then_ca_issuer(chain):
+    selfsigned = one(chain, "Issuer", "orders-selfsigned")
+    ca_cert = one(chain, "Certificate", "orders-ca")
+    ca_issuer = one(chain, "Issuer", "orders-ca")
+    assert selfsigned["spec"] == {"selfSigned": {}}
+    assert ca_cert["spec"]["isCA"] is True
+    assert ca_cert["spec"]["issuerRef"] == {
+        "name": "orders-selfsigned",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
+    assert ca_issuer["spec"] == {"ca": {"secretName": ca_cert["spec"]["secretName"]}}
+    for region in REGIONS:
+        cert = one(chain, "Certificate", f"orders-warehouse-{region}-tls")["spec"]
+        assert cert["issuerRef"] == {
+            "name": "orders-ca",
+            "kind": "Issuer",
+            "group": "cert-manager.io",
+        }
+        assert cert["secretName"] == f"orders-warehouse-{region}-tls"
+        assert cert["usages"] == ["digital signature", "server auth"]
+        assert cert["privateKey"]["rotationPolicy"] == "Always"
+        assert (cert["duration"], cert["renewBefore"]) == ("2160h", "360h")
+        ns = NAMESPACE
+        primary = f"orders-warehouse-{region}"
+        assert {primary, f"{primary}.{ns}", f"{primary}.{ns}.svc"} <= set(cert["dnsNames"])
+        assert f"{primary}.{ns}.svc.cluster.local" in cert["dnsNames"]
+        assert f"*.{primary}-pods.{ns}.svc.cluster.local" in cert["dnsNames"]
+        # the follower's names only where a follower runs (REPLICATED: HCM's)
+        followers = [n for n in cert["dnsNames"] if n.startswith("orders-follower-")]
+        assert bool(followers) == (region == "hcm"), (region, followers)
+
+
+def test_a_named_issuer_is_used_as_it_is_and_no_chain_is_made():
+    docs = _render(CLUSTER_ISSUER)
+    assert not by_kind(docs, "Issuer")
+    certificates = by_kind(docs, "Certificate")
+    assert sorted(c["metadata"]["name"] for c in certificates) == sorted(
+        f"orders-warehouse-{region}-tls" for region in REGIONS
+    )
+    for cert in certificates:
+        assert cert["spec"]["issuerRef"] == {
+            "name": "corp-ca",
+            "kind": "ClusterIssuer",
+            "group": "cert-manager.io",
+        }
+    # clients trust the ca.crt cert-manager writes into the (first region's) Secret
+    job = _pod(docs, "Job", "orders-stress-1")
+    assert _volumes(job)["orders-ca"]["secret"]["secretName"] == "orders-warehouse-hcm-tls"
+
+
+def test_an_existing_secret_serves_every_region_and_no_cert_manager_object_renders():
+    docs = _render(EXISTING)
+    assert not [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")]
+    for label, spec in _servers(docs):
+        assert _volumes(spec)["tls"]["secret"]["secretName"] == "orders-tls", label
+    for kind, name in (("Job", "orders-stress-1"), ("Pod", "orders-test-health")):
+        assert _volumes(_pod(docs, kind, name))["orders-ca"]["secret"]["secretName"] == "orders-tls"
+
+
+def test_nodes_and_followers_mount_their_regions_secret_as_a_read_only_directory(chain):
+    servers = _servers(chain)
+    assert len(servers) == 4  # three primaries, HCM's follower (REPLICATED)
+    for label, spec in servers:
+        (container,) = spec["containers"]
+        region = label.rsplit("-", 1)[1]
+        volume = _volumes(spec)["tls"]["secret"]
+        assert volume["secretName"] == f"orders-warehouse-{region}-tls", label
+        assert volume["defaultMode"] == 0o440
+        assert {item["path"] for item in volume["items"]} == {"tls.crt", "tls.key"}
+        mount = _mounts(container)["tls"]
+        # a subPath mount would never see a renewed Secret (the kubelet swaps ..data)
+        assert mount == {"name": "tls", "mountPath": "/etc/orders/tls", "readOnly": True}, label
+        env = env_of(container)
+        assert env["NODE_TLS_CERT"] == "/etc/orders/tls/tls.crt"
+        assert env["NODE_TLS_KEY"] == "/etc/orders/tls/tls.key"
+        assert env["NODE_TLS_RELOAD_INTERVAL"] == "10"
+        for other in (*spec.get("initContainers", []), *spec["containers"]):
+            assert not any("subPath" in m for m in other.get("volumeMounts", [])), label
+
+
+def test_probes_go_over_https_to_the_same_port(chain):
+    for label, spec in _servers(chain):
+        (container,) = spec["containers"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"] == {
+                "path": "/health",
+                "port": "http",
+                "scheme": "HTTPS",
+            }, (label, probe)
+
+
+def test_services_name_their_port_https_and_the_controller_reads_https_urls(chain):
+    names = [f"orders-warehouse-{region}" for region in REGIONS] + ["orders-follower-hcm"]
+    for name in names:
+        service = one(chain, "Service", name)
+        (port,) = service["spec"]["ports"]
+        assert (port["name"], port["targetPort"], port["appProtocol"]) == ("https", "http", "https")
+        # the controller's own parser, on the Service as the API server returns it
+        assert _url(service) == f"https://{name}.{NAMESPACE}.svc:8000"
+    headless = one(chain, "Service", "orders-warehouse-hcm-pods")["spec"]["ports"]
+    assert [p["name"] for p in headless] == ["https"]
+    follower = _pod(chain, "Deployment", "orders-follower-hcm")["containers"][0]
+    assert (
+        env_of(follower)["NODE_PRIMARY_URL"] == f"https://orders-warehouse-hcm.{NAMESPACE}.svc:8000"
+    )
+
+
+def test_network_policies_are_the_same_with_tls(chain):
+    plain = render_chart(values=_stress(REPLICATED), api_versions=MONITORS)
+    policies = by_kind(chain, "NetworkPolicy")
+    assert len(policies) == 3  # warehouses, controller, HCM's follower
+    assert policies == by_kind(plain, "NetworkPolicy")
+    # the pods keep the port name the policies admit
+    for _, spec in _servers(chain):
+        assert [p["name"] for p in spec["containers"][0]["ports"]] == ["http"]
+
+
+def test_the_service_monitor_scrapes_each_region_over_https_for_its_own_name(chain):
+    monitor = one(chain, "ServiceMonitor", "orders-warehouse")
+    endpoints = monitor["spec"]["endpoints"]
+    assert len(endpoints) == len(REGIONS)
+    for endpoint, region in zip(endpoints, REGIONS, strict=True):
+        assert (endpoint["port"], endpoint["scheme"], endpoint["path"]) == (
+            "https",
+            "https",
+            "/metrics",
+        )
+        assert endpoint["tlsConfig"]["ca"] == {"secret": {"name": "orders-ca", "key": "ca.crt"}}
+        server_name = endpoint["tlsConfig"]["serverName"]
+        assert server_name == f"orders-warehouse-{region}.{NAMESPACE}.svc"
+        cert = one(chain, "Certificate", f"orders-warehouse-{region}-tls")
+        assert server_name in cert["spec"]["dnsNames"]
+        keep = endpoint["relabelings"][0]
+        assert keep == {
+            "sourceLabels": ["__meta_kubernetes_service_label_orders_routing_io_region"],
+            "regex": region.upper(),
+            "action": "keep",
+        }
+    # the controller's metrics stay plain HTTP (docs/tls.md: not covered yet)
+    controller = one(chain, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
+    assert [e["port"] for e in controller] == ["metrics"] and "scheme" not in controller[0]
+
+
+def test_clients_get_only_the_cas_certificate_and_dial_https(chain):
+    for kind, name in (("Job", "orders-stress-1"), ("Pod", "orders-test-health")):
+        spec = _pod(chain, kind, name)
+        (container,) = spec["containers"]
+        assert env_of(container)["ORDER_CA_BUNDLE"] == "/etc/orders/ca/ca.crt"
+        assert _mounts(container)["orders-ca"] == {
+            "name": "orders-ca",
+            "mountPath": "/etc/orders/ca",
+            "readOnly": True,
+        }
+        # ca.crt only: the CA's own key, in the same Secret, never reaches a client pod
+        assert _volumes(spec)["orders-ca"]["secret"] == {
+            "secretName": "orders-ca",
+            "defaultMode": 0o444,
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        }
+    urls = _pod(chain, "Pod", "orders-test-health")["containers"][0]["command"][4:]
+    assert urls and all(url.startswith("https://") for url in urls)
+
+
+def _schema(kind: str) -> dict:
+    return json.loads((CRDS / f"{kind.lower()}.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "values", [CERT_MANAGER, CLUSTER_ISSUER], ids=["own chain", "named issuer"]
+)
+def test_cert_manager_documents_match_cert_managers_schemas(values):
+    docs = [d for d in _render(values) if d["apiVersion"].startswith("cert-manager.io/")]
+    assert {d["kind"] for d in docs} <= {"Certificate", "Issuer"} and docs
+    for doc in docs:
+        schema = _schema(doc["kind"])
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+        assert not errors, (doc["metadata"]["name"], errors)
+
+
+def test_the_schemas_refuse_what_cert_manager_would(chain):
+    """Not vacuous: each schema rejects a typo, a wrong enum and a missing required field."""
+    cert = one(chain, "Certificate", "orders-warehouse-hcm-tls")
+    issuer = one(chain, "Issuer", "orders-ca")
+    bad = [
+        ("Certificate", {**cert, "spec": {**cert["spec"], "dnsName": ["x"]}}),
+        ("Certificate", {**cert, "spec": {**cert["spec"], "usages": ["server"]}}),
+        (
+            "Certificate",
+            {**cert, "spec": {**cert["spec"], "privateKey": {"algorithm": "ECDSA", "size": 2048}}},
+        ),
+        (
+            "Certificate",
+            {**cert, "spec": {k: v for k, v in cert["spec"].items() if k != "secretName"}},
+        ),
+        ("Certificate", {**cert, "spec": {**cert["spec"], "duration": "90d"}}),
+        ("Issuer", {**issuer, "spec": {"ca": {}}}),
+        ("Issuer", {**issuer, "spec": {"ca": {"secretName": "x"}, "selfSigned": {}}}),
+    ]
+    for kind, doc in bad:
+        schema = _schema(kind)
+        assert not jsonschema.validators.validator_for(schema)(schema).is_valid(doc), doc["spec"]
+
+
+def _handshake(port: int, host: str, context: ssl.SSLContext) -> None:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host),
+    ):
+        pass
+
+
+def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients_dial(
+    chain, node_factory: NodeFactory, tls_ca: CertificateAuthority, tmp_path: Path
+):
+    """What cert-manager would issue for HCM's dnsNames, served by a real node: OpenSSL accepts
+    it for every host name a client of the rendered chart uses, and refuses another region's."""
+    dns_names = one(chain, "Certificate", "orders-warehouse-hcm-tls")["spec"]["dnsNames"]
+    # 127.0.0.1 only so that the node's own readiness check (and check_health below) can dial it
+    pair = tls_ca.issue([*dns_names, "127.0.0.1"])
+    cert, key, bundle = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "ca.crt"
+    pair.write(cert, key)
+    bundle.write_bytes(tls_ca.cert_pem)
+    node = node_factory(
+        "HCM",
+        env={
+            envvars.NODE_TLS_CERT: str(cert),
+            envvars.NODE_TLS_KEY: str(key),
+            envvars.ORDER_CA_BUNDLE: str(bundle),
+        },
+    )
+    port = int(node.url.rsplit(":", 1)[1])
+    follower = _pod(chain, "Deployment", "orders-follower-hcm")["containers"][0]
+    test_pod = _pod(chain, "Pod", "orders-test-health")["containers"][0]
+    monitor = one(chain, "ServiceMonitor", "orders-warehouse")["spec"]["endpoints"][0]
+    # the routing document's URLs (the controller's parser on the rendered Services), the
+    # follower's primary, the `helm test` URLs, Prometheus' serverName
+    hosts = {
+        _host(_url(one(chain, "Service", f"orders-{part}-hcm")))
+        for part in ("warehouse", "follower")
+    }
+    hosts.add(_host(env_of(follower)["NODE_PRIMARY_URL"]))
+    hosts |= {_host(url) for url in test_pod["command"][4:] if "-hcm:" in url}
+    hosts.add(monitor["tlsConfig"]["serverName"])
+    # the StatefulSet pod's stable name through the headless Service, fully qualified
+    hosts.add(f"orders-warehouse-hcm-0.orders-warehouse-hcm-pods.{NAMESPACE}.svc.cluster.local")
+    assert len(hosts) >= 5, hosts
+    context = ssl.create_default_context(cafile=str(bundle))
+    for host in sorted(hosts):
+        _handshake(port, host, context)
+    for wrong in (f"orders-warehouse-hn.{NAMESPACE}.svc", "orders-warehouse-hcm.other.svc"):
+        with pytest.raises(ssl.SSLCertVerificationError, match="match"):
+            _handshake(port, wrong, context)
+
+    # the `helm test` script, with and without the CA it is given
+    def check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", SCRIPT.read_text(), "5", f"{node.url}/health"],
+            env={"PATH": os.environ["PATH"], **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    trusted = check({"ORDER_CA_BUNDLE": str(bundle)})
+    assert trusted.returncode == 0, trusted.stderr
+    assert "all 1 services answer /health" in trusted.stdout
+    untrusted = check({})
+    assert untrusted.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr and node.url in untrusted.stderr
