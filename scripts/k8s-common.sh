@@ -22,6 +22,9 @@ AIRFLOW_IMAGE=${AIRFLOW_IMAGE:-regional-orders/airflow:$APP_VERSION}
 AIRFLOW_BASE_IMAGE=${AIRFLOW_BASE_IMAGE:-$(sed -n 's/^ARG AIRFLOW_IMAGE=//p' "$root/images/airflow/Dockerfile")}
 AIRFLOW_CHART_VERSION=${AIRFLOW_CHART_VERSION:-1.22.0}
 AIRFLOW_CHART_REPO=${AIRFLOW_CHART_REPO:-https://airflow.apache.org}
+# ORDERS_TLS=1 (kind-up.sh): cert-manager from its release manifest, and the chart's TLS on
+CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.18.2}
+CERT_MANAGER_MANIFEST=${CERT_MANAGER_MANIFEST:-https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -56,6 +59,14 @@ install_orders() {
     --set image.pullPolicy=Never \
     "$@" \
     --wait --timeout 10m
+}
+
+# The chart's tls.certManager needs cert-manager's CRDs and webhook before the install: kubectl
+# applies the release manifest from its URL (this needs the network; CI never runs it).
+install_cert_manager() {
+  say "installing cert-manager $CERT_MANAGER_VERSION ($CERT_MANAGER_MANIFEST)"
+  kubectl apply -f "$CERT_MANAGER_MANIFEST" >/dev/null
+  kubectl -n cert-manager wait --for=condition=Available deployment --all --timeout 5m
 }
 
 # ensure_secret NAME KEY: a Secret holding one random value, created once and never replaced,

@@ -8,6 +8,8 @@
 # an existing cluster is reused and both releases are upgraded in place.
 #   KIND_CLUSTER=regional-orders  NAMESPACE=orders  KIND_NODE_IMAGE=kindest/node:v1.34.0
 #   AIRFLOW_CHART_VERSION=1.22.0  AIRFLOW_BASE_IMAGE=<images/airflow/Dockerfile's ARG>
+#   ORDERS_TLS=1: install cert-manager (CERT_MANAGER_VERSION, its manifest applied from GitHub)
+#   and the chart with tls.enabled + tls.certManager.enabled (docs/tls.md#in-the-chart)
 set -euo pipefail
 # shellcheck source=scripts/k8s-common.sh
 . "$(dirname "$0")/k8s-common.sh"
@@ -32,8 +34,13 @@ say "loading the images into the kind nodes"
 kind load docker-image --name "$CLUSTER" "$WAREHOUSE_IMAGE" "$AIRFLOW_IMAGE"
 
 ensure_namespace
+tls_args=()
+if [ "${ORDERS_TLS:-0}" = 1 ]; then
+  install_cert_manager
+  tls_args=(--set tls.enabled=true --set tls.certManager.enabled=true)
+fi
 # One warehouse per labelled worker: stopping a worker container takes exactly one region down.
-install_orders --set regionNodeSelector=true
+install_orders --set regionNodeSelector=true ${tls_args[@]+"${tls_args[@]}"}
 install_airflow
 wait_ready
 print_next_steps

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .helpers import ROOT, env_of, one, render_chart
+from order_contracts.envvars import ConfigError
+
+from .helpers import ROOT, env_of, one, render_chart, run_helm
 
 VALUES = ROOT / "charts" / "airflow-values.yaml"
 AIRFLOW_DOCKERFILE = ROOT / "images" / "airflow" / "Dockerfile"
@@ -151,3 +154,45 @@ def test_should_cap_the_dags_active_runs_like_the_local_mode(values):
 
     env = {item["name"]: item["value"] for item in values["env"]}
     assert env["ORDER_MAX_ACTIVE_RUNS"] == AirflowSettings().airflow_env()["ORDER_MAX_ACTIVE_RUNS"]
+
+
+def _task_pod_template(tmp_path: Path) -> dict:
+    """``podTemplate`` through helm's ``tpl`` (as the official chart renders it)."""
+    chart = tmp_path / "tpl-chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tpl\nversion: 0.0.0\n")
+    (chart / "templates" / "pod.yaml").write_text("{{ tpl .Values.podTemplate . }}\n")
+    result = run_helm(["template", "airflow", str(chart), "-n", "orders", "-f", str(VALUES)])
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_task_pods_trust_the_ca_of_the_orders_charts_tls_and_need_it_only_for_https(
+    tmp_path, monkeypatch
+):
+    pod = _task_pod_template(tmp_path)
+    (container,) = pod["spec"]["containers"]
+    bundle = env_of(container)["ORDER_CA_BUNDLE"]
+    (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "orders-ca"]
+    # the orders chart's own CA (tls.certManager, release "orders"); optional without TLS
+    (ca,) = [
+        d
+        for d in render_chart(
+            values={"tls": {"enabled": True, "certManager": {"enabled": True}}},
+            show_only=["templates/tls-certificates.yaml"],
+        )
+        if d["spec"].get("isCA")
+    ]
+    assert volume["secret"]["secretName"] == ca["spec"]["secretName"] == "orders-ca"
+    assert volume["secret"]["optional"] is True
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "orders-ca"]
+    assert bundle == f"{mount['mountPath']}/ca.crt" and "subPath" not in mount
+    # The bundle is always named but only exists with TLS: the DAG's client reads it for
+    # https:// node URLs only, so a plain-HTTP install never fails on the missing file.
+    monkeypatch.syspath_prepend(str(ROOT / "dags"))
+    from order_workflow_lib import http
+
+    monkeypatch.setenv("ORDER_CA_BUNDLE", str(tmp_path / "absent" / "ca.crt"))
+    http.client(["http://orders-warehouse-hcm.orders.svc:8000"]).close()
+    with pytest.raises(ConfigError, match="ORDER_CA_BUNDLE"):
+        http.client(["https://orders-warehouse-hcm.orders.svc:8000"])

@@ -37,3 +37,13 @@ def test_notes_follow_the_first_region_and_warn_without_network_policies():
 
 def test_notes_name_this_revisions_stress_job_when_it_runs():
     assert "job/orders-stress-1 " in _notes("--set", "stress.enabled=true")
+
+
+def test_notes_query_the_node_over_https_with_the_ca_when_tls_is_on():
+    notes = _notes("--set", "tls.enabled=true", "--set", "tls.certManager.enabled=true")
+    assert "get secret orders-ca -o jsonpath='{.data.ca\\.crt}'" in notes
+    assert (
+        "curl -s --cacert orders-ca.crt --resolve orders-warehouse-hcm:8000:127.0.0.1"
+        " https://orders-warehouse-hcm:8000/health"
+    ) in notes
+    assert "curl -s localhost:8000/health" not in notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 
@@ -306,3 +307,26 @@ def test_makefile_has_a_kind_chaos_target():
     )
     assert result.returncode == 0, result.stderr
     assert "bash scripts/kind-chaos.sh --region hcm" in result.stdout
+
+
+def test_kind_up_turns_tls_on_only_when_asked_with_values_the_chart_accepts():
+    text = (ROOT / "scripts" / "kind-up.sh").read_text()
+    common = (ROOT / "scripts" / "k8s-common.sh").read_text()
+    (args,) = re.findall(r"^  tls_args=\((.*)\)$", text, re.M)
+    assert 'if [ "${ORDERS_TLS:-0}" = 1 ]; then\n  install_cert_manager' in text
+    # cert-manager's manifest is applied by the user's kubectl from a URL; nothing is vendored
+    assert re.search(r"CERT_MANAGER_MANIFEST:-https://github\.com/cert-manager/", common)
+    assert 'kubectl apply -f "$CERT_MANAGER_MANIFEST"' in common
+    sets = dict(item.split("=", 1) for item in args.split() if item != "--set")
+    values: dict = {}
+    for key, value in sets.items():
+        node = values
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value == "true"
+    docs = render_chart(values=values)
+    assert {d["kind"] for d in docs if d["apiVersion"] == "cert-manager.io/v1"} == {
+        "Certificate",
+        "Issuer",
+    }
