@@ -79,7 +79,7 @@ def service_endpoint(body: Body) -> tuple[str, int]:
 
 
 def service_port(body: Body) -> int:
-    """The port of :func:`service_endpoint` (``https``, else ``http``, else the first, else 8000)."""
+    """The port of :func:`service_endpoint`: ``https``, else ``http``, else the first, else 8000."""
     return service_endpoint(body)[1]
 
 

@@ -78,6 +78,8 @@ ensure_secret() {
   fi
 }
 
+# AIRFLOW_OVERLAY: a values file on top of airflow-values.yaml (kind-up.sh's ORDERS_TLS=1 sets
+# charts/airflow-values-tls.yaml)
 install_airflow() {
   # charts/airflow-values.yaml: apiSecretKeySecretName and jwtSecretName
   ensure_secret orders-airflow-api-secret-key api-secret-key
@@ -92,6 +94,7 @@ install_airflow() {
     --set images.airflow.tag="$(image_tag "$AIRFLOW_IMAGE")" \
     --set images.pod_template.repository="$(image_name "$AIRFLOW_IMAGE")" \
     --set images.pod_template.tag="$(image_tag "$AIRFLOW_IMAGE")" \
+    ${AIRFLOW_OVERLAY:+-f "$AIRFLOW_OVERLAY"} \
     --wait --timeout 20m
 }
 

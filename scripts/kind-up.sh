@@ -9,7 +9,8 @@
 #   KIND_CLUSTER=regional-orders  NAMESPACE=orders  KIND_NODE_IMAGE=kindest/node:v1.34.0
 #   AIRFLOW_CHART_VERSION=1.22.0  AIRFLOW_BASE_IMAGE=<images/airflow/Dockerfile's ARG>
 #   ORDERS_TLS=1: install cert-manager (CERT_MANAGER_VERSION, its manifest applied from GitHub)
-#   and the chart with tls.enabled + tls.certManager.enabled (docs/tls.md#in-the-chart)
+#   and the chart with tls.enabled + tls.certManager.enabled, Airflow with
+#   charts/airflow-values-tls.yaml (docs/tls.md#in-the-chart)
 set -euo pipefail
 # shellcheck source=scripts/k8s-common.sh
 . "$(dirname "$0")/k8s-common.sh"
@@ -38,6 +39,7 @@ tls_args=()
 if [ "${ORDERS_TLS:-0}" = 1 ]; then
   install_cert_manager
   tls_args=(--set tls.enabled=true --set tls.certManager.enabled=true)
+  AIRFLOW_OVERLAY="$root/charts/airflow-values-tls.yaml"
 fi
 # One warehouse per labelled worker: stopping a worker container takes exactly one region down.
 install_orders --set regionNodeSelector=true ${tls_args[@]+"${tls_args[@]}"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,25 +158,46 @@ def test_should_cap_the_dags_active_runs_like_the_local_mode(values):
     assert env["ORDER_MAX_ACTIVE_RUNS"] == AirflowSettings().airflow_env()["ORDER_MAX_ACTIVE_RUNS"]
 
 
-def _task_pod_template(tmp_path: Path) -> dict:
+VALUES_TLS = ROOT / "charts" / "airflow-values-tls.yaml"
+VALIDATE = Path(sys.executable).with_name("kubernetes-validate")
+
+
+def _task_pod_template(tmp_path: Path, *overlays: Path) -> dict:
     """``podTemplate`` through helm's ``tpl`` (as the official chart renders it)."""
     chart = tmp_path / "tpl-chart"
-    (chart / "templates").mkdir(parents=True)
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tpl\nversion: 0.0.0\n")
     (chart / "templates" / "pod.yaml").write_text("{{ tpl .Values.podTemplate . }}\n")
-    result = run_helm(["template", "airflow", str(chart), "-n", "orders", "-f", str(VALUES)])
+    files = [arg for path in (VALUES, *overlays) for arg in ("-f", str(path))]
+    result = run_helm(["template", "airflow", str(chart), "-n", "orders", *files])
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
 
-def test_task_pods_trust_the_ca_of_the_orders_charts_tls_and_need_it_only_for_https(
-    tmp_path, monkeypatch
-):
+def test_plain_task_pods_name_no_ca_bundle(tmp_path, monkeypatch):
+    """A CA bundle makes the DAG refuse plain-HTTP nodes (ORDER_REQUIRE_TLS=auto): without
+    charts/orders' TLS the task pods must not have one."""
     pod = _task_pod_template(tmp_path)
+    (container,) = pod["spec"]["containers"]
+    assert "ORDER_CA_BUNDLE" not in env_of(container)
+    assert "orders-ca" not in {v["name"] for v in pod["spec"]["volumes"]}
+    monkeypatch.syspath_prepend(str(ROOT / "dags"))
+    from order_workflow_lib import http
+
+    for name, value in env_of(container).items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ORDER_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("ORDER_REQUIRE_TLS", raising=False)
+    http.client(["http://orders-warehouse-hcm.orders.svc:8000"]).close()
+
+
+def test_the_tls_overlay_gives_task_pods_the_orders_charts_ca(tmp_path, monkeypatch):
+    pod = _task_pod_template(tmp_path, VALUES_TLS)
     (container,) = pod["spec"]["containers"]
     bundle = env_of(container)["ORDER_CA_BUNDLE"]
     (volume,) = [v for v in pod["spec"]["volumes"] if v["name"] == "orders-ca"]
-    # the orders chart's own CA (tls.certManager, release "orders"); optional without TLS
+    # the orders chart's own CA (tls.certManager, release "orders"), its ca.crt only
     (ca,) = [
         d
         for d in render_chart(
@@ -184,15 +207,29 @@ def test_task_pods_trust_the_ca_of_the_orders_charts_tls_and_need_it_only_for_ht
         if d["spec"].get("isCA")
     ]
     assert volume["secret"]["secretName"] == ca["spec"]["secretName"] == "orders-ca"
-    assert volume["secret"]["optional"] is True
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == "orders-ca"]
-    assert bundle == f"{mount['mountPath']}/ca.crt" and "subPath" not in mount
-    # The bundle is always named but only exists with TLS: the DAG's client reads it for
-    # https:// node URLs only, so a plain-HTTP install never fails on the missing file.
+    assert bundle == f"{mount['mountPath']}/ca.crt" and mount["readOnly"] is True
+    assert "subPath" not in mount
+    # the settings and the token are all still there
+    base = _task_pod_template(tmp_path / "base")["spec"]["containers"][0]
+    assert env_of(base).items() <= env_of(container).items()
+    # the pod the executor would launch from it validates strictly
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(yaml.safe_dump(pod))
+    result = subprocess.run(
+        [str(VALIDATE), "--strict", "--quiet", "-k", "1.34.0", str(manifest)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # with that bundle the DAG's node client refuses plain HTTP before sending anything
     monkeypatch.syspath_prepend(str(ROOT / "dags"))
     from order_workflow_lib import http
 
-    monkeypatch.setenv("ORDER_CA_BUNDLE", str(tmp_path / "absent" / "ca.crt"))
-    http.client(["http://orders-warehouse-hcm.orders.svc:8000"]).close()
-    with pytest.raises(ConfigError, match="ORDER_CA_BUNDLE"):
-        http.client(["https://orders-warehouse-hcm.orders.svc:8000"])
+    monkeypatch.setenv("ORDER_CA_BUNDLE", bundle)
+    monkeypatch.delenv("ORDER_REQUIRE_TLS", raising=False)
+    with pytest.raises(ConfigError, match="plain HTTP while TLS is required"):
+        http.client(["http://orders-warehouse-hcm.orders.svc:8000"])

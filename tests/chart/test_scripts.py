@@ -317,6 +317,10 @@ def test_kind_up_turns_tls_on_only_when_asked_with_values_the_chart_accepts():
     # cert-manager's manifest is applied by the user's kubectl from a URL; nothing is vendored
     assert re.search(r"CERT_MANAGER_MANIFEST:-https://github\.com/cert-manager/", common)
     assert 'kubectl apply -f "$CERT_MANAGER_MANIFEST"' in common
+    # Airflow's task pods get the CA with the overlay, only then (it makes the DAG refuse http)
+    assert 'AIRFLOW_OVERLAY="$root/charts/airflow-values-tls.yaml"' in text
+    assert '${AIRFLOW_OVERLAY:+-f "$AIRFLOW_OVERLAY"}' in common
+    assert (ROOT / "charts" / "airflow-values-tls.yaml").is_file()
     sets = dict(item.split("=", 1) for item in args.split() if item != "--set")
     values: dict = {}
     for key, value in sets.items():

@@ -4,8 +4,9 @@ directory; HTTPS probes, https Service ports the controller turns into https:// 
 ServiceMonitor over HTTPS, the CA for the clients, and NetworkPolicies left as they are.
 
 Rendered with the real helm; the cert-manager documents are checked against cert-manager's
-schemas (tests/chart/crds/, a hand-written subset); a certificate for the rendered dnsNames is
-served by a real warehouse-node and verified by OpenSSL for every address a client dials.
+schemas (tests/chart/crds/cert-manager/, a hand-written subset); a certificate for the rendered
+dnsNames is served by a real warehouse-node and verified by OpenSSL for every address a client
+dials.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.support.certs import CertificateAuthority
 from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error
 from .test_replication import REPLICATED
 
-CRDS = Path(__file__).with_name("crds")
+CRDS = Path(__file__).with_name("crds") / "cert-manager"
 SCRIPT = CHART / "files" / "check_health.py"
 #: the chart's own chain: cert-manager issues everything
 CERT_MANAGER = {"tls": {"enabled": True, "certManager": {"enabled": True}}}

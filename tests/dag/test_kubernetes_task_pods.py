@@ -125,8 +125,6 @@ def test_task_pods_get_the_dags_settings_and_the_node_token_from_its_secret(task
     (secret,) = render_chart(show_only=["templates/token-secret.yaml"])
     wanted = {item["name"]: item["value"] for item in values["env"]}
     assert {"ORDER_REGIONS", "ORDER_PROCESS_RETRIES", "ORDER_RETRY_DELAY_SECONDS"} <= set(wanted)
-    # and the CA bundle of charts/orders' TLS (test_task_pods_trust_the_orders_charts_ca)
-    wanted["ORDER_CA_BUNDLE"] = "/etc/orders/ca/ca.crt"
     for pod in task_pods.values():
         env = env_of(pod["spec"]["containers"][0])
         assert {k: v for k, v in env.items() if k.startswith("ORDER_")} == wanted
@@ -167,30 +165,3 @@ def test_task_pods_have_resources_and_the_restricted_security_context(task_pods,
         assert mounts["/opt/airflow/airflow.cfg"]["subPath"] == "airflow.cfg"
         volumes = {v["name"]: v for v in spec["volumes"]}
         assert volumes["config"]["configMap"]["name"] == f"{AIRFLOW_RELEASE}-config"
-
-
-def test_task_pods_trust_the_orders_charts_ca(task_pods):
-    """With charts/orders' tls.enabled the DAG dials https:// nodes: ORDER_CA_BUNDLE is ca.crt of
-    the chart's CA Secret, mounted as a directory; optional, so plain-HTTP installs start too."""
-    tls = {"tls": {"enabled": True, "certManager": {"enabled": True}}}
-    (ca,) = [
-        d
-        for d in render_chart(values=tls, show_only=["templates/tls-certificates.yaml"])
-        if d["kind"] == "Certificate" and d["spec"].get("isCA")
-    ]
-    for pod in task_pods.values():
-        (container,) = pod["spec"]["containers"]
-        bundle = env_of(container)["ORDER_CA_BUNDLE"]
-        mounts = {m["name"]: m for m in container["volumeMounts"]}
-        assert mounts["orders-ca"] == {
-            "name": "orders-ca",
-            "mountPath": str(Path(bundle).parent),
-            "readOnly": True,
-        }
-        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-        assert volumes["orders-ca"]["secret"] == {
-            "secretName": ca["spec"]["secretName"],
-            "optional": True,
-            "defaultMode": 0o444,
-            "items": [{"key": "ca.crt", "path": Path(bundle).name}],
-        }
