@@ -64,17 +64,20 @@ class _Page:
     def add(self, html: str) -> None:
         self.parts.append(html)
 
-    def cell(self, path: str, suffix: str = "") -> str:
+    def cell(self, path: str, percent: bool = False) -> str:
+        """A figure's cell; ``percent`` shows a fraction (0.995) as ``99.50%``."""
         value = _field(self.report, path)
-        return f'<td data-field="{escape(path)}">{escape(figure_text(value))}{suffix}</td>'
+        text = f"{value:.2%}" if percent and isinstance(value, float) else figure_text(value)
+        return f'<td data-field="{escape(path)}">{escape(text)}</td>'
 
     def heading(self, text: str) -> None:
         self.add(f"<h2>{escape(text)}</h2>")
 
     def table(self, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """``rows`` hold ready cells (``<td>…</td>``); the header is plain text."""
-        head = "".join(
-            f'<th class="{"name" if i == 0 else ""}">{escape(h)}</th>' for i, h in enumerate(header)
+        first, *rest = header
+        head = f'<th class="name">{escape(first)}</th>' + "".join(
+            f"<th>{escape(h)}</th>" for h in rest
         )
         body = "".join(f"<tr>{''.join(row)}</tr>" for row in rows)
         self.add(f"<table><tr>{head}</tr>{body}</table>")
@@ -109,7 +112,7 @@ def _summary(page: _Page) -> None:
         ("failed", page.cell("totals.failed")),
         ("in doubt (failed, may be stored)", page.cell("totals.in_doubt")),
         ("invalid orders refused", page.cell("totals.invalid_rejected")),
-        ("success rate", page.cell("success_rate")),
+        ("success rate", page.cell("success_rate", percent=True)),
         ("duration (s)", page.cell("duration_s")),
         ("throughput (orders/s)", page.cell("throughput_per_s")),
         ("committed per second", page.cell("committed_per_s")),
@@ -204,8 +207,8 @@ def _bars(page: _Page) -> None:
     rows = [
         (
             _name("success rate (at least)"),
-            page.cell("min_success"),
-            page.cell("success_rate"),
+            page.cell("min_success", percent=True),
+            page.cell("success_rate", percent=True),
             _verdict_cell(report["success_rate"] >= report["min_success"]),
         )
     ]

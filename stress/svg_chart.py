@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 760, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 26, 34
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,12 @@ def line_chart(
             f'<polyline fill="none" stroke="{escape(s.color)}" stroke-width="1.6"{dash} '
             f'points="{coords}"><title>{escape(s.name)}</title></polyline>'
         )
-    legend_x = LEFT + 8
+    legend_x = LEFT  # the legend sits above the plot, where no line can cover it
     for s in series:
         parts.append(
-            f'<rect x="{legend_x}" y="{TOP + 6}" width="10" height="10" '
+            f'<rect x="{legend_x}" y="{TOP - 18}" width="10" height="10" '
             f'fill="{escape(s.color)}"/>'
-            f'<text x="{legend_x + 14}" y="{TOP + 15}" font-size="11">{escape(s.name)}</text>'
+            f'<text x="{legend_x + 14}" y="{TOP - 9}" font-size="11">{escape(s.name)}</text>'
         )
         legend_x += 24 + 7 * len(s.name)
     parts.append(

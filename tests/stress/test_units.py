@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from stress.config import StressConfig, parse_duration, parse_rate, parse_region_mix
+from stress.config import (
+    Stage,
+    StressConfig,
+    parse_duration,
+    parse_rate,
+    parse_region_mix,
+    parse_stages,
+)
+from stress.engine import units_of
 from stress.orders import OrderGenerator
+from stress.stages import schedule
 from stress.stats import latency_summary, percentile
 
 
@@ -54,3 +63,26 @@ def test_same_seed_same_orders_and_the_mix_is_respected() -> None:
     assert 0.45 < share < 0.55
     invalid = sum(not o.valid for o in first) / len(first)
     assert 0.07 < invalid < 0.13
+
+
+def test_stages_parse_schedule_and_plan() -> None:
+    stages = parse_stages("1s:4, 500ms:0, 2s:60/m")
+    assert stages == (Stage(1.0, 4.0), Stage(0.5, 0.0), Stage(2.0, 1.0))
+    assert StressConfig(stages=stages, orders=None).planned_orders() == 6
+    assert StressConfig(stages=stages, orders=None).mode == "open"
+    units = units_of(OrderGenerator("r", parse_region_mix(None), 0.0).take(6), 1)
+    times = [t for t, _ in schedule(stages, units)]
+    assert times == [0.0, 0.25, 0.5, 0.75, 1.5, 2.5]  # the pause sends nothing
+    with pytest.raises(ValueError, match="stages"):
+        StressConfig(stages=stages, rate=10.0)
+
+
+def test_default_lanes_are_each_regions_share_of_the_slots() -> None:
+    mix = parse_region_mix("HCM=0.5,HN=0.3,DN=0.2")
+    config = StressConfig(target="nodes", concurrency=10, region_mix=mix)
+    assert config.lane_limits() == {"HCM": 5, "HN": 3, "DN": 2}
+    assert StressConfig(target="nodes", region_mix=mix, in_flight_per_node=4).lane_limits() == {
+        "HCM": 4, "HN": 4, "DN": 4,
+    }  # fmt: skip
+    assert StressConfig(target="nodes", bulk=50).lane_limits() is None  # a unit mixes regions
+    assert StressConfig(target="airflow").lane_limits() is None
