@@ -227,10 +227,11 @@ def _doc(values: dict, name: str) -> dict:
     return doc
 
 
-def _set(doc: dict, path: str, value: object) -> dict:
-    """A copy of ``doc`` with the dotted ``path`` set to ``value`` (None: removed)."""
+def _set(doc: dict, path: str | tuple[str, ...], value: object) -> dict:
+    """A copy of ``doc`` with ``path`` (dotted, or a tuple of keys) set to ``value`` (None:
+    removed)."""
     doc = copy.deepcopy(doc)
-    *parents, last = path.split(".")
+    *parents, last = path.split(".") if isinstance(path, str) else path
     node = doc
     for key in parents:
         node = node[key]
@@ -262,6 +263,9 @@ REQUIRED = "is a required property"
         (ON, SLOW, "spec.duration", "30 seconds", "spec/duration: '30 seconds' does not match"),
         (ON, SLOW, "spec.delay.correlation", "150", "spec/delay/correlation: '150' does not"),
         (ON, SLOW, "kind", "NetworkChoas", "no Chaos Mesh schema for kind 'NetworkChoas'"),
+        # ObjectMeta: what the API server checks on any object
+        (ON, SLOW, "metadata.name", "Orders_Delay", "metadata/name: 'Orders_Delay' does not match"),
+        (ON, SLOW, ("metadata", "labels", REGION_LABEL), "H" * 64, "is too long"),
         (SCHEDULED, KILL, "spec.type", None, f"spec: 'type' {REQUIRED}"),
         (SCHEDULED, KILL, "spec.concurrencyPolicy", "Sometimes", f"'Sometimes' {NOT_ONE_OF}"),
         (SCHEDULED, KILL, "spec.type", "NetworkChaos", f"spec: 'networkChaos' {REQUIRED}"),
