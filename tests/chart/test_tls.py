@@ -383,17 +383,30 @@ def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients
     dns_names = one(chain, "Certificate", "orders-warehouse-hcm-tls")["spec"]["dnsNames"]
     # 127.0.0.1 only so that the node's own readiness check (and check_health below) can dial it
     pair = tls_ca.issue([*dns_names, "127.0.0.1"])
-    cert, key, bundle = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "ca.crt"
-    pair.write(cert, key)
+    bundle = tmp_path / "ca.crt"
     bundle.write_bytes(tls_ca.cert_pem)
-    node = node_factory(
-        "HCM",
-        env={
-            envvars.NODE_TLS_CERT: str(cert),
-            envvars.NODE_TLS_KEY: str(key),
-            envvars.ORDER_CA_BUNDLE: str(bundle),
-        },
-    )
+    # The node starts from the rendered container's own TLS variables, with its Secret volume
+    # laid out as the kubelet would (the items' paths) in a directory standing in for the mount.
+    sts = _pod(chain, "StatefulSet", "orders-warehouse-hcm")
+    (container,) = sts["containers"]
+    mount_path = _mounts(container)["tls"]["mountPath"]
+    secret = {"tls.crt": pair.cert_pem, "tls.key": pair.key_pem}
+    volume = tmp_path / "secret-volume"
+    volume.mkdir()
+    for item in _volumes(sts)["tls"]["secret"]["items"]:
+        (volume / item["path"]).write_bytes(secret[item["key"]])
+    rendered = {
+        name: value.replace(mount_path, str(volume))
+        for name, value in env_of(container).items()
+        if name.startswith("NODE_TLS_")
+    }
+    assert set(rendered) == {
+        envvars.NODE_TLS_CERT,
+        envvars.NODE_TLS_KEY,
+        "NODE_TLS_RELOAD_INTERVAL",
+    }
+    node = node_factory("HCM", env={**rendered, envvars.ORDER_CA_BUNDLE: str(bundle)})
+    assert node.url.startswith("https://")
     port = int(node.url.rsplit(":", 1)[1])
     follower = _pod(chain, "Deployment", "orders-follower-hcm")["containers"][0]
     test_pod = _pod(chain, "Pod", "orders-test-health")["containers"][0]
