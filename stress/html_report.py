@@ -122,6 +122,10 @@ def _summary(page: _Page) -> None:
         rows.insert(1, ("accepted by Airflow", page.cell("totals.accepted_by_airflow")))
     for key in ("p50", "p90", "p99", "max", "mean"):
         rows.append((f"latency {key} (ms)", page.cell(f"latency_ms.{key}")))
+    if report.get("airflow_accept_latency_ms"):
+        for key in ("p50", "p99"):
+            label = f"Airflow accept {key} (ms)"
+            rows.append((label, page.cell(f"airflow_accept_latency_ms.{key}")))
     if report["mode"] == "open":
         rows.append(("sent behind schedule p99 (ms)", page.cell("send_lag_ms.p99")))
     page.table(("figure", "value"), ((_name(label), cells) for label, cells in rows))
@@ -299,6 +303,7 @@ def _charts(page: _Page, results: Sequence[OrderResult], title: str) -> None:
         Series("committed/s", "#1565c0", line("committed")),
         Series("rejected/s", "#ef6c00", line("rejected")),
         Series("failed/s", "#c62828", line("failed")),
+        Series("fallbacks/s", "#00838f", line("fallback"), dashed=True),
     ]
     offered = _offered(report)
     if offered:

@@ -71,9 +71,11 @@ def test_requests_to_a_frozen_node_are_cut_short_and_the_others_keep_flowing(
         assert result.outcome == "failed" and in_doubt(result), result
         assert result.finished - result.intended < REQUEST_TIMEOUT_S / 2, result
         assert result.attempts == 1  # never sent to a second node: it may be on HN
-    # HCM's own orders never waited for a sender the frozen node held for its full timeout
+    # HCM's own orders never waited for a sender the frozen node held: HN holds its own lane's
+    # senders only (per-node limits). Measured: 0.07 s; one shared pool of 64 senders: 0.99 s
+    # (until the cut); neither lanes nor the cut: the whole freeze.
     home = [r for r in results if r.home_region == "HCM" and r.outcome == "committed"]
     worst = max(r.finished - r.intended for r in home)
-    assert worst < 4.0, f"an HCM order waited {worst:.1f}s"  # unfixed: the whole freeze
+    assert worst < 0.6, f"an HCM order waited {worst:.2f}s"
     # HN's new orders went to a fallback while it was frozen
     assert any(r.home_region == "HN" and r.warehouse not in (None, "HN") for r in results)
