@@ -197,6 +197,7 @@ def test_a_schedule_runs_the_same_experiment_again_never_two_at_once():
         spec = schedule["spec"]
         assert spec["schedule"] == crons[name.split("-")[1]]
         assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["historyLimit"] >= 1  # optional in the CRD; left out, a Schedule ran once
         kind = once[name]["kind"]
         assert spec["type"] == kind
         embedded = kind[0].lower() + kind[1:]  # podChaos, networkChaos

@@ -80,7 +80,8 @@ metadata:
 spec:
 {{- if .schedule }}
   schedule: {{ .schedule | quote }}
-  # a run that is still going when the next is due is skipped, never doubled
+  # a run that is still going when the next is due is skipped, never doubled. Both fields are
+  # always set: left out, Chaos Mesh 2.0 ran a Schedule once and no more (its issues 2606, 2607)
   concurrencyPolicy: Forbid
   historyLimit: 3
   type: {{ .kind }}
