@@ -17,15 +17,20 @@ import socket
 import ssl
 import subprocess
 import sys
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from controller.observe import service_summary
+from localmode.processes import ManagedProcess, free_port, wait_until
+from localmode.prometheus import prometheus_binary
 from order_contracts import envvars
-from tests.conftest import NodeFactory
+from tests.conftest import NodeFactory, RunningNode
 from tests.support.certs import CertificateAuthority
 
 from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error
@@ -375,18 +380,27 @@ def _handshake(port: int, host: str, context: ssl.SSLContext) -> None:
         pass
 
 
-def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients_dial(
+@dataclass(frozen=True)
+class ServedRegion:
+    """HCM's node serving what cert-manager would issue for the rendered Certificate."""
+
+    node: RunningNode
+    #: the CA's certificate (what `ca.crt` of the CA Secret holds)
+    bundle: Path
+
+
+@pytest.fixture
+def hcm_served(
     chain, node_factory: NodeFactory, tls_ca: CertificateAuthority, tmp_path: Path
-):
-    """What cert-manager would issue for HCM's dnsNames, served by a real node: OpenSSL accepts
-    it for every host name a client of the rendered chart uses, and refuses another region's."""
+) -> ServedRegion:
+    """A certificate for HCM's rendered dnsNames (signed by the test CA), served by a real node
+    started from the rendered container's own TLS variables, its Secret volume laid out as the
+    kubelet would (the items' paths) in a directory standing in for the mount."""
     dns_names = one(chain, "Certificate", "orders-warehouse-hcm-tls")["spec"]["dnsNames"]
-    # 127.0.0.1 only so that the node's own readiness check (and check_health below) can dial it
+    # 127.0.0.1 only so that the node's own readiness check (and check_health) can dial it
     pair = tls_ca.issue([*dns_names, "127.0.0.1"])
     bundle = tmp_path / "ca.crt"
     bundle.write_bytes(tls_ca.cert_pem)
-    # The node starts from the rendered container's own TLS variables, with its Secret volume
-    # laid out as the kubelet would (the items' paths) in a directory standing in for the mount.
     sts = _pod(chain, "StatefulSet", "orders-warehouse-hcm")
     (container,) = sts["containers"]
     mount_path = _mounts(container)["tls"]["mountPath"]
@@ -407,6 +421,15 @@ def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients
     }
     node = node_factory("HCM", env={**rendered, envvars.ORDER_CA_BUNDLE: str(bundle)})
     assert node.url.startswith("https://")
+    return ServedRegion(node, bundle)
+
+
+def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients_dial(
+    chain, hcm_served: ServedRegion
+):
+    """What cert-manager would issue for HCM's dnsNames, served by a real node: OpenSSL accepts
+    it for every host name a client of the rendered chart uses, and refuses another region's."""
+    node, bundle = hcm_served.node, hcm_served.bundle
     port = int(node.url.rsplit(":", 1)[1])
     follower = _pod(chain, "Deployment", "orders-follower-hcm")["containers"][0]
     test_pod = _pod(chain, "Pod", "orders-test-health")["containers"][0]
@@ -446,3 +469,92 @@ def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients
     untrusted = check({})
     assert untrusted.returncode == 1
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr and node.url in untrusted.stderr
+
+
+def _scrape_job(endpoint: dict, index: int, ca_file: Path) -> dict[str, Any]:
+    """One ServiceMonitor endpoint as the Prometheus Operator turns it into a scrape job (the
+    parts the chart sets: scheme, path, TLS, relabelings; the CA Secret becomes a file)."""
+    tls_config = endpoint["tlsConfig"]
+    return {
+        "job_name": f"warehouse-{index}",
+        "scheme": endpoint["scheme"],
+        "metrics_path": endpoint["path"],
+        "scrape_timeout": "1s",
+        "tls_config": {"ca_file": str(ca_file), "server_name": tls_config["serverName"]},
+        "relabel_configs": [
+            {
+                "source_labels": r["sourceLabels"],
+                **({"regex": r["regex"]} if "regex" in r else {}),
+                **({"target_label": r["targetLabel"]} if "targetLabel" in r else {}),
+                "action": r.get("action", "replace"),
+            }
+            for r in endpoint["relabelings"]
+        ],
+    }
+
+
+def test_prometheus_scrapes_each_region_against_its_own_server_name(
+    chain, hcm_served: ServedRegion, tmp_path: Path
+):
+    """A real Prometheus with the ServiceMonitor's endpoints as scrape jobs. Every job sees both
+    targets, as every endpoint selects all regions' Services: HCM's node labelled HCM, and the
+    same node labelled HN. Only HCM's job keeps the HCM target and verifies it; HN's job keeps the
+    HN one and refuses it, since the certificate is HCM's, not orders-warehouse-hn's."""
+    endpoints = one(chain, "ServiceMonitor", "orders-warehouse")["spec"]["endpoints"]
+    address = hcm_served.node.url.removeprefix("https://")
+    meta = "__meta_kubernetes_service_label_"
+    targets = [
+        {
+            "targets": [address],
+            "labels": {
+                f"{meta}orders_routing_io_region": region,
+                f"{meta}app_kubernetes_io_component": "warehouse",
+            },
+        }
+        for region in ("HCM", "HN")
+    ]
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [
+            {**_scrape_job(endpoint, index, hcm_served.bundle), "static_configs": targets}
+            for index, endpoint in enumerate(endpoints)
+        ],
+    }
+    work = tmp_path / "prometheus"
+    work.mkdir()
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(
+        "prometheus",
+        [
+            prometheus_binary(),
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        work / "prometheus.log",
+        ready_url=f"{url}/-/ready",
+    )
+    process.start(ready_timeout=30)
+    try:
+
+        def targets_scraped() -> list[dict[str, Any]] | None:
+            targets_url = f"{url}/api/v1/targets"
+            with urllib.request.urlopen(targets_url, timeout=5) as response:  # noqa: S310
+                active = json.load(response)["data"]["activeTargets"]
+            return active if active and all(t["health"] != "unknown" for t in active) else None
+
+        wait_until(lambda: targets_scraped() is not None, 30, 0.2, "both targets scraped")
+        active = targets_scraped() or []
+    finally:
+        process.stop(grace=10)
+    by_region = {t["labels"]["region"]: t for t in active}
+    assert set(by_region) == {"HCM", "HN"}  # DN's job kept nothing
+    assert by_region["HCM"]["health"] == "up", by_region["HCM"]["lastError"]
+    assert by_region["HCM"]["labels"]["component"] == "warehouse"
+    assert by_region["HCM"]["scrapePool"] == "warehouse-0"
+    assert by_region["HN"]["health"] == "down"
+    error = by_region["HN"]["lastError"]
+    assert "certificate is valid for" in error and "orders-warehouse-hn.orders.svc" in error, error
