@@ -29,7 +29,7 @@ from stress.verify import verify
 
 from .demo_chaos import shard_counts
 from .demo_options import DemoOptions
-from .demo_report import console
+from .demo_report import console, shown_path
 from .processes import wait_until
 from .replication import last_restore, log_size
 from .stack import LocalStack
@@ -145,7 +145,7 @@ async def lose_and_restore(
         killed = time.monotonic()
         console.print(
             f"[bold red]!! lost warehouse {region} and its disk (SIGKILL, "
-            f"{stack.data_dir(region)} deleted)[/bold red]"
+            f"{shown_path(stack.data_dir(region))} deleted)[/bold red]"
         )
         await asyncio.to_thread(
             wait_until, lambda: not stack.region_ready(region), 30, 0.05, f"{region} not ready"

@@ -41,6 +41,13 @@ class Steps:
         console.print(f"      [green]done[/green] in {time.monotonic() - started:.1f}s")
 
 
+def shown_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it (``.demo/…``)."""
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd())
+    return path
+
+
 def phase_row(name: str, report: dict[str, Any]) -> dict[str, Any]:
     verify = report.get("verify") or {}
     totals = report["totals"]
@@ -109,10 +116,7 @@ def print_summary(result: DemoResult) -> None:
     console.print(f"Airflow order_workflow runs: {states or 'none'}")
     verdict = "[green]PASSED[/green]" if result.passed else "[red]FAILED[/red]"
     console.print(f"Verification: lost {lost}, duplicated {duplicated} — {verdict}")
-    shown = result.report_path
-    with contextlib.suppress(ValueError):
-        shown = shown.relative_to(Path.cwd())
-    console.print(f"Report: {shown} (plots beside it)")
+    console.print(f"Report: {shown_path(result.report_path)} (plots beside it)")
 
 
 def _seconds(value: float | None) -> str:
