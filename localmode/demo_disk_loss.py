@@ -28,7 +28,7 @@ from stress.run import RunOutcome, run_stress
 from stress.verify import verify
 
 from .demo_chaos import shard_counts
-from .demo_options import DemoOptions
+from .demo_options import DemoFailed, DemoOptions
 from .demo_report import console, shown_path
 from .processes import wait_until
 from .replication import last_restore, log_size
@@ -39,6 +39,8 @@ from .stack import LocalStack
 READ_INTERVAL_S = 0.05
 #: ids read back per listing of the follower (one page of ``GET /orders``)
 READ_PAGE = 200
+#: how long past the phase's length the loss may wait for its share of orders to be committed
+TRIGGER_GRACE_S = 60.0
 #: what a restart with restore may take on a loaded machine, beyond the time down
 RESTORE_ALLOWANCE_S = 30.0
 #: the stress tool's pause between two tries of an order on a node that refused the connection
@@ -135,9 +137,17 @@ async def lose_and_restore(
         timeout=5.0, headers=stack.auth_headers(), verify=tls.httpx_verify()
     ) as client:
         base = sum((await shard_counts(client, stack)).values())
-        while sum((await shard_counts(client, stack)).values()) - base < (  # noqa: ASYNC110
+        # the phase sends at a fixed rate: the share is committed well within its length, or
+        # something is wrong, and the step says so instead of waiting forever
+        deadline = time.monotonic() + options.disk_loss_seconds + TRIGGER_GRACE_S
+        while (committed := sum((await shard_counts(client, stack)).values()) - base) < (
             planned * options.disk_loss_at
         ):
+            if time.monotonic() > deadline:
+                raise DemoFailed(
+                    f"only {committed} of {planned} orders committed after "
+                    f"{options.disk_loss_seconds + TRIGGER_GRACE_S:.0f}s: {region} was not lost"
+                )
             await asyncio.sleep(0.2)
         loss.orders_before = (await shard_counts(client, stack)).get(region)
         await asyncio.to_thread(stack.lose_node_disk, region)
