@@ -10,6 +10,10 @@ export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(BIN):$(PATH)
 demo: bootstrap
 	$(BIN)/orders-demo $(DEMO_ARGS)
 
+# The same demo with every node, follower and routing-source hop on HTTPS (docs/tls.md).
+demo-tls: bootstrap
+	$(BIN)/orders-demo --tls $(DEMO_ARGS)
+
 test: bootstrap lint typecheck pytest
 
 bootstrap:

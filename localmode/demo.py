@@ -49,10 +49,16 @@ def run_demo(options: DemoOptions) -> DemoResult:
         airflow_settings=options.airflow,
         step=steps,
         replication=options.replication,
+        tls=options.tls,
     ) as stack:
         started = time.monotonic()
         result = asyncio.run(run_phases(stack, options, steps))
         print_summary(result)
+        if stack.tls:
+            console.print(
+                "TLS: nodes, followers and the routing source served HTTPS only; every client "
+                f"trusted only the throwaway CA {stack.tls.ca_bundle}"
+            )
         print_prometheus(stack.prometheus_url, time.monotonic() - started)
         if options.keep:
             _show_and_wait(stack)

@@ -57,6 +57,8 @@ class DemoOptions:
     disk_loss_seconds: float = 30.0
     disk_loss_at: float = 0.3
     disk_loss_down_s: float = 8.0
+    #: every node, follower and routing-source hop over HTTPS with a throwaway CA (docs/tls.md)
+    tls: bool = False
     #: Airflow's tuning (None: the tuned defaults); the suite runs a lighter one
     airflow: AirflowSettings | None = None
 
@@ -126,6 +128,12 @@ def parse_args(argv: list[str] | None) -> DemoOptions:
         help="seconds the node stays lost (its follower serves reads meanwhile) before it is "
         "restarted and restores; it must end before the phase does "
         f"(default {defaults.disk_loss_down_s:g})",
+    )
+    add(
+        "--tls",
+        action="store_true",
+        help="serve nodes and the routing source over HTTPS with a throwaway CA made in the "
+        "state dir; every client trusts only that CA",
     )
     args = parser.parse_args(argv)
     values = vars(args) | {"replication": args.replication == "on"}

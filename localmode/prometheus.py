@@ -72,12 +72,21 @@ def rules_with(for_override: str | None, source: Path = CHART_ALERTS) -> dict[st
 
 
 def scrape_config(
-    targets: list[ScrapeTarget], interval: str, rule_file: Path | None
+    targets: list[ScrapeTarget],
+    interval: str,
+    rule_file: Path | None,
+    ca_file: Path | None = None,
 ) -> dict[str, Any]:
-    """prometheus.yml: one static job per component, each target labelled with its region."""
+    """prometheus.yml: one static job per component, each target labelled with its region.
+
+    A component whose URLs are ``https://`` is scraped over HTTPS, verified against ``ca_file``
+    (the CA of ``orders-demo --tls``) when given."""
     jobs: dict[str, list[dict[str, Any]]] = {}
+    schemes: dict[str, str] = {}
     for target in targets:
-        host = urllib.parse.urlsplit(target.url).netloc
+        parts = urllib.parse.urlsplit(target.url)
+        host = parts.netloc
+        schemes[target.component] = parts.scheme or "http"
         labels = {"component": target.component}
         if target.region:
             labels["region"] = target.region
@@ -87,10 +96,21 @@ def scrape_config(
         "rule_files": [str(rule_file)] if rule_file else [],
         "scrape_configs": [
             # a scrape must end before the next one starts
-            {"job_name": job, "scrape_timeout": interval, "static_configs": static}
+            {
+                "job_name": job,
+                "scrape_timeout": interval,
+                "static_configs": static,
+                **_tls_settings(schemes[job], ca_file),
+            }
             for job, static in jobs.items()
         ],
     }
+
+
+def _tls_settings(scheme: str, ca_file: Path | None) -> dict[str, Any]:
+    if scheme != "https":
+        return {}
+    return {"scheme": "https", **({"tls_config": {"ca_file": str(ca_file)}} if ca_file else {})}
 
 
 def prometheus_process(
@@ -100,6 +120,7 @@ def prometheus_process(
     interval: str = "1s",
     rules: dict[str, Any] | None = None,
     port: int | None = None,
+    ca_file: Path | None = None,
 ) -> tuple[ManagedProcess, str]:
     """A (not yet started) Prometheus scraping ``targets``, and its base URL.
 
@@ -111,7 +132,8 @@ def prometheus_process(
         rule_file = work_dir / "alerts.yaml"
         rule_file.write_text(yaml.safe_dump(rules, sort_keys=False))
     config = work_dir / "prometheus.yml"
-    config.write_text(yaml.safe_dump(scrape_config(targets, interval, rule_file), sort_keys=False))
+    settings = scrape_config(targets, interval, rule_file, ca_file)
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [

@@ -23,6 +23,7 @@ from order_contracts.regions import configured_regions
 from order_contracts.routing import RoutingDocument
 
 from .airflow import AirflowSettings, LocalAirflow, local_airflow
+from .certs import TlsFiles, make_tls_files
 from .nodes import node_process
 from .processes import ManagedProcess, console_script, free_port, wait_until
 from .prometheus import ScrapeTarget, prometheus_available, prometheus_process, rules_with
@@ -51,6 +52,8 @@ class LocalStack:
     #: with replication: every node streams to ``STATE/replica/<region>`` (sync acks), and one
     #: read follower per region follows that replica (docs/replication.md#local-mode)
     replication: bool = False
+    #: the throwaway CA and the server pair every HTTPS hop uses (``local_stack(tls=True)``)
+    tls: TlsFiles | None = None
     followers: dict[str, ManagedProcess] = field(default_factory=dict)
     follower_urls: dict[str, str] = field(default_factory=dict)
     routing: ManagedProcess | None = None
@@ -111,6 +114,21 @@ class LocalStack:
         return {"Authorization": f"Bearer {self.node_token}"}
 
 
+@contextlib.contextmanager
+def environ_set(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` while the block runs, then what it was: the clients this
+    process makes (the stress tool, the demo's probes) and the processes it starts read it."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def start_nodes(
     stack: LocalStack,
     regions: tuple[str, ...],
@@ -155,7 +173,10 @@ def start_routing_source(stack: LocalStack) -> None:
         argv += ["--node", f"{region}={url}"]
     for region, url in stack.follower_urls.items():
         argv += ["--follower", f"{region}={url}"]
-    stack.routing_url = f"http://127.0.0.1:{port}/routing.json"
+    if stack.tls:
+        argv += ["--tls-cert", str(stack.tls.cert), "--tls-key", str(stack.tls.key)]
+    scheme = "https" if stack.tls else "http"
+    stack.routing_url = f"{scheme}://127.0.0.1:{port}/routing.json"
     stack.routing = ManagedProcess(
         "routing source", argv, stack.log_dir / "routing-source.log", ready_url=stack.routing_url
     ).start(ready_timeout=30)
@@ -189,7 +210,11 @@ def start_prometheus(stack: LocalStack) -> None:
     if stack.routing_url:
         targets.append(ScrapeTarget("routing-source", stack.routing_url.rsplit("/", 1)[0]))
     process, stack.prometheus_url = prometheus_process(
-        targets, stack.state_dir / "prometheus", interval=SCRAPE_INTERVAL, rules=rules_with(None)
+        targets,
+        stack.state_dir / "prometheus",
+        interval=SCRAPE_INTERVAL,
+        rules=rules_with(None),
+        ca_file=stack.tls.ca_bundle if stack.tls else None,
     )
     stack.prometheus = process.start(ready_timeout=30)
 
@@ -202,6 +227,7 @@ def dag_env(stack: LocalStack, retries: int, retry_delay_s: float) -> dict[str, 
         envvars.ORDER_REGIONS: ",".join(stack.nodes) or ",".join(configured_regions()),
         envvars.ORDER_PROCESS_RETRIES: str(retries),
         envvars.ORDER_RETRY_DELAY_SECONDS: str(retry_delay_s),
+        **({envvars.ORDER_CA_BUNDLE: str(stack.tls.ca_bundle)} if stack.tls else {}),
     }
 
 
@@ -216,6 +242,7 @@ def local_stack(
     airflow_settings: AirflowSettings | None = None,
     step: StepReporter | None = None,
     replication: bool = False,
+    tls: bool = False,
 ) -> Iterator[LocalStack]:
     """Start nodes, the routing source, Prometheus (when ``prometheus`` and the binary is
     installed) and (unless ``airflow=False``) PostgreSQL + Airflow.
@@ -223,6 +250,11 @@ def local_stack(
     ``replication``: every node streams its shard to a ``file://`` replica and acknowledges
     only what it holds (sync), and a read follower per region serves reads from that replica
     (its URL in the region's ``readUrls``), also while the node is down.
+
+    ``tls``: a throwaway CA and a certificate for 127.0.0.1 are made in ``STATE/tls``; nodes,
+    followers and the routing source serve HTTPS only, and every client (this process's, the
+    DAG's, Prometheus's) trusts that CA alone (``ORDER_CA_BUNDLE``, set in this process's
+    environment while the stack runs), so a plain-HTTP URL anywhere is refused (docs/tls.md).
 
     The node token is generated per run, so the demo runs with authentication on, as a cluster
     install does. ``step(title, log)`` wraps each stage, so the demo can say what it is doing
@@ -240,10 +272,20 @@ def local_stack(
         envvars.LOG_LEVEL: os.environ.get(envvars.LOG_LEVEL, "INFO"),
     }
     with contextlib.ExitStack() as cleanup:
+        if tls:
+            stack.tls = make_tls_files(state_dir / "tls", hosts=("127.0.0.1", "localhost"))
+            node_env |= {
+                envvars.NODE_TLS_CERT: str(stack.tls.cert),
+                envvars.NODE_TLS_KEY: str(stack.tls.key),
+                envvars.ORDER_CA_BUNDLE: str(stack.tls.ca_bundle),
+            }
+            cleanup.enter_context(environ_set(envvars.ORDER_CA_BUNDLE, str(stack.tls.ca_bundle)))
         cleanup.callback(lambda: [p.stop() for p in stack.nodes.values()])
         replicas = replica_args_by_region(state_dir, regions) if replication else None
         title = f"starting warehouse nodes {', '.join(regions)}"
-        with step(title + (" (replicated)" if replication else ""), stack.log_dir):
+        title += " (replicated)" if replication else ""
+        title += " over HTTPS" if tls else ""
+        with step(title, stack.log_dir):
             start_nodes(stack, regions, node_env, replicas)
         cleanup.callback(lambda: [p.stop() for p in stack.followers.values()])
         if replication:
