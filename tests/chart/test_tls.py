@@ -33,7 +33,7 @@ from order_contracts import envvars
 from tests.conftest import NodeFactory, RunningNode
 from tests.support.certs import CertificateAuthority
 
-from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error
+from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error, run_helm
 from .test_replication import REPLICATED
 
 CRDS = Path(__file__).with_name("crds") / "cert-manager"
@@ -558,3 +558,33 @@ def test_prometheus_scrapes_each_region_against_its_own_server_name(
     assert by_region["HN"]["health"] == "down"
     error = by_region["HN"]["lastError"]
     assert "certificate is valid for" in error and "orders-warehouse-hn.orders.svc" in error, error
+
+
+@pytest.mark.parametrize("values", [CERT_MANAGER, EXISTING], ids=["cert-manager", "existing"])
+def test_helm_lint_strict_passes_with_tls(values):
+    result = run_helm(["lint", "--strict", str(CHART)], values)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_longest_names_the_chart_allows_still_make_valid_certificates():
+    """A 25-character release name and a 16-character region give a 52-character StatefulSet
+    (the most orders.validate allows): its Certificate and Secret names, and the headless
+    Service's label inside the wildcard dnsName, must still be valid DNS names and labels."""
+    values = {
+        **CERT_MANAGER,
+        "fullnameOverride": "a" * 25,
+        "regions": [{"name": "R" * 16}],
+        "replication": REPLICATED["replication"],
+    }
+    docs = render_chart(values=values)
+    certificates = by_kind(docs, "Certificate")
+    schema = _schema("Certificate")
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    region_cert = next(c for c in certificates if not c["spec"].get("isCA"))
+    assert len(region_cert["metadata"]["name"]) == 52 + len("-tls")
+    for cert in certificates:
+        errors = [e.message for e in validator.iter_errors(cert)]
+        assert not errors, (cert["metadata"]["name"], errors)
+        assert len(cert["metadata"]["name"]) <= 63
+    wildcard = next(n for n in region_cert["spec"]["dnsNames"] if n.startswith("*."))
+    assert max(len(label) for label in wildcard.split(".")) == 52 + len("-pods")
