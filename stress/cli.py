@@ -195,6 +195,11 @@ def stress(
         raise typer.BadParameter("applies to --target airflow only", param_hint="--batch-size")
     if bulk > 1 and target is not TargetName.nodes:
         raise typer.BadParameter("applies to --target nodes only", param_hint="--bulk")
+    if in_flight_per_node is not None and (target is not TargetName.nodes or bulk > 1):
+        raise typer.BadParameter(
+            "applies to --target nodes sending order by order (no --bulk)",
+            param_hint="--in-flight-per-node",
+        )
     config = StressConfig(
         target="airflow" if target is TargetName.airflow else "nodes",
         orders=orders,

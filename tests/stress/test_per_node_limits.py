@@ -24,6 +24,7 @@ from stress.config import StressConfig
 from stress.results import OrderResult
 from stress.run import run_stress
 from tests.conftest import RunningNode
+from tests.stress.conftest import run_cli
 
 CONCURRENCY = 12
 #: the window measured, in seconds after the freeze began: before a probe can time out (2 s)
@@ -100,3 +101,10 @@ def test_a_frozen_node_holds_only_its_own_slots(
     before, during = freeze_under_load(hn, hcm, routing_file, per_node=CONCURRENCY)
     assert before > 20, f"too little load to measure: {before:.0f}/s"
     assert during < 0.2 * before, f"others: {before:.0f}/s before, {during:.0f}/s frozen"
+
+
+def test_per_node_limits_apply_to_order_by_order_node_runs_only() -> None:
+    for target in (("--target", "airflow"), ("--target", "nodes", "--bulk", "10")):
+        run = run_cli(*target, "--in-flight-per-node", "4")
+        assert run.code == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert "--in-flight-per-node" in run.stderr and "Traceback" not in run.stderr
