@@ -10,6 +10,7 @@ again. On the last try an order whose node is still down moves to the next fallb
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -73,6 +74,10 @@ class StateStore(Protocol):
     def set(self, key: str, value: Any) -> None: ...
 
 
+#: per-order results per task-log line in a batch (:meth:`TryOutcome.log_lines`)
+RESULTS_PER_LOG_LINE = 200
+
+
 @dataclass
 class TryOutcome:
     """What one try ended with; the DAG turns it into return value or exception."""
@@ -92,6 +97,22 @@ class TryOutcome:
     def xcom(self, mode: str) -> dict[str, Any]:
         """Counts and the orders that need a word, not every order (see run_summary)."""
         return summarize(mode, self.results, DONE_OK, Delivery.COMMITTED.value)
+
+    def log_lines(self, per_line: int = RESULTS_PER_LOG_LINE) -> list[str]:
+        """The per-order results as task-log messages: a JSON array of up to ``per_line``
+        results each (one result: the object itself).
+
+        Each log call in an Airflow task goes through the Task SDK's structlog pipeline and the
+        supervisor's socket: 2,000 calls took ~2 s of a 2,000-order run on a loaded machine, 10
+        calls a few milliseconds. Every order still appears in the log with all its fields, so
+        grepping an order id finds its result.
+        """
+        if len(self.results) == 1:
+            return [json.dumps(self.results[0], sort_keys=True)]
+        return [
+            json.dumps(self.results[i : i + per_line], sort_keys=True)
+            for i in range(0, len(self.results), per_line)
+        ]
 
 
 def new_ledger(intake: Intake, decisions: dict[str, Decision]) -> Ledger:
