@@ -13,13 +13,14 @@ from prometheus_client import CollectorRegistry
 
 from controller.metrics import Metrics as ControllerMetrics
 from localmode.routing_source import LocalRoutingSource
-from order_contracts.labels import COMPONENT_LABEL, REGION_LABEL
+from order_contracts.labels import COMPONENT_FOLLOWER, COMPONENT_LABEL, REGION_LABEL
 from order_contracts.routing import RegionObservation, build_routing_document
 from warehouse_node.litestream import ControlClient
 from warehouse_node.metrics import NodeMetrics
 from warehouse_node.replication import Replicator
 
 from .helpers import CHART, PROMETHEUS_OPERATOR_APIS, ROOT, by_kind, one, render_chart
+from .test_replication import REPLICATED
 
 ALERTS = CHART / "files" / "alerts.yaml"
 PROMTOOL_TESTS = sorted((Path(__file__).parent / "promtool").glob("*.yaml"))
@@ -192,3 +193,66 @@ def test_runbook_base_url_makes_every_runbook_url_a_link():
     )
     urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
     assert urls and all(u.startswith(f"{base}/docs/runbooks.md#") for u in urls)
+
+
+def _selected(docs, monitor) -> list[str]:
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    return sorted(
+        s["metadata"]["name"]
+        for s in by_kind(docs, "Service")
+        if selector.items() <= s["metadata"]["labels"].items()
+    )
+
+
+def test_followers_have_a_servicemonitor_of_their_own_labelled_as_followers():
+    """REPLICATED: a follower in HCM only. Its series keep component="warehouse-follower" (from
+    the Service's label, as local mode labels them), which the primaries' alerts do not select."""
+    docs = render_chart(values=REPLICATED, api_versions=PROMETHEUS_OPERATOR_APIS)
+    monitor = one(docs, "ServiceMonitor", "orders-warehouse-follower")
+    assert _selected(docs, monitor) == ["orders-follower-hcm"]
+    assert _selected(docs, one(docs, "ServiceMonitor", "orders-warehouse")) == [
+        "orders-warehouse-dn",
+        "orders-warehouse-hcm",
+        "orders-warehouse-hn",
+    ]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (port,) = one(docs, "Service", "orders-follower-hcm")["spec"]["ports"]
+    assert (
+        (endpoint["port"], endpoint["path"]) == (port["name"], "/metrics") == ("http", "/metrics")
+    )
+    assert "scheme" not in endpoint and "tlsConfig" not in endpoint
+    component = next(r for r in endpoint["relabelings"] if r.get("targetLabel") == "component")
+    assert component["sourceLabels"] == [
+        "__meta_kubernetes_service_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", COMPONENT_LABEL)
+    ]
+    labels = one(docs, "Service", "orders-follower-hcm")["metadata"]["labels"]
+    assert labels[COMPONENT_LABEL] == COMPONENT_FOLLOWER
+
+
+def test_no_follower_no_follower_servicemonitor():
+    values = {
+        **REPLICATED,
+        "replication": {**REPLICATED["replication"], "follower": {"enabled": False}},
+    }
+    docs = render_chart(values=values, api_versions=PROMETHEUS_OPERATOR_APIS)
+    assert "orders-follower-hcm" not in {d["metadata"]["name"] for d in by_kind(docs, "Deployment")}
+    assert sorted(m["metadata"]["name"] for m in by_kind(docs, "ServiceMonitor")) == [
+        "orders-controller",
+        "orders-warehouse",
+    ]
+
+
+def test_primary_alerts_select_primaries_only():
+    """Followers export the node's metrics too: every alert on a node metric selects
+    component="warehouse", except the replica lag, which a stale follower shares with its region
+    (tests/chart/promtool/alerts_test.yaml feeds them follower series)."""
+    rules = yaml.safe_load(ALERTS.read_text())
+    shared = {"WarehouseReplicationLagHigh"}
+    for rule in (r for g in rules["groups"] for r in g["rules"] if "alert" in r):
+        node_metrics = re.findall(
+            r"\b(up|warehouse_(?!controller_|routing_)[a-z_]+)\b(\{[^}]*\})?", rule["expr"]
+        )
+        for name, matchers in node_metrics:
+            if rule["alert"] in shared:
+                continue
+            assert 'component="warehouse"' in matchers, (rule["alert"], name)

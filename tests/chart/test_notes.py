@@ -47,3 +47,10 @@ def test_notes_query_the_node_over_https_with_the_ca_when_tls_is_on():
         " https://orders-warehouse-hcm:8000/health"
     ) in notes
     assert "curl -s localhost:8000/health" not in notes
+
+
+def test_notes_say_the_controller_needs_a_restart_after_its_certificate_is_renewed():
+    notes = _notes("--set", "tls.enabled=true", "--set", "tls.certManager.enabled=true")
+    assert "serves /metrics over HTTPS from secret/orders-controller-tls" in notes
+    assert "kubectl -n orders rollout restart deployment/orders-controller" in notes
+    assert "rollout restart" not in _notes()

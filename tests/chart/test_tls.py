@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,14 @@ import jsonschema
 import pytest
 import yaml
 
+from controller.config import ControllerConfig
+from controller.metrics import Metrics as ControllerMetrics
 from controller.observe import service_summary
 from localmode.processes import ManagedProcess, free_port, wait_until
 from localmode.prometheus import prometheus_binary
 from order_contracts import envvars
 from tests.conftest import NodeFactory, RunningNode
-from tests.support.certs import CertificateAuthority
+from tests.support.certs import CertificateAuthority, ServerPair
 
 from .helpers import CHART, NAMESPACE, by_kind, env_of, one, render_chart, render_error, run_helm
 from .test_replication import REPLICATED
@@ -205,7 +208,7 @@ def test_a_named_issuer_is_used_as_it_is_and_no_chain_is_made():
     assert not by_kind(docs, "Issuer")
     certificates = by_kind(docs, "Certificate")
     assert sorted(c["metadata"]["name"] for c in certificates) == sorted(
-        f"orders-warehouse-{region}-tls" for region in REGIONS
+        [*(f"orders-warehouse-{region}-tls" for region in REGIONS), "orders-controller-tls"]
     )
     for cert in certificates:
         assert cert["spec"]["issuerRef"] == {
@@ -213,9 +216,12 @@ def test_a_named_issuer_is_used_as_it_is_and_no_chain_is_made():
             "kind": "ClusterIssuer",
             "group": "cert-manager.io",
         }
-    # clients trust the ca.crt cert-manager writes into the (first region's) Secret
+    # clients trust the ca.crt cert-manager writes into the (first region's) Secret, and so
+    # does Prometheus for the controller
     job = _pod(docs, "Job", "orders-stress-1")
     assert _volumes(job)["orders-ca"]["secret"]["secretName"] == "orders-warehouse-hcm-tls"
+    (endpoint,) = one(docs, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"]["ca"]["secret"]["name"] == "orders-warehouse-hcm-tls"
 
 
 def test_an_existing_secret_serves_every_region_and_no_cert_manager_object_renders():
@@ -306,9 +312,115 @@ def test_the_service_monitor_scrapes_each_region_over_https_for_its_own_name(cha
             "regex": region.upper(),
             "action": "keep",
         }
-    # the controller's metrics stay plain HTTP (docs/tls.md: not covered yet)
-    controller = one(chain, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
-    assert [e["port"] for e in controller] == ["metrics"] and "scheme" not in controller[0]
+    # primaries only: the followers have a ServiceMonitor of their own
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert sorted(_selected(chain, selector)) == [f"orders-warehouse-{r}" for r in sorted(REGIONS)]
+
+
+def _selected(docs: list[dict], selector: dict[str, str]) -> list[str]:
+    """Names of the (ClusterIP) Services a ServiceMonitor's matchLabels select."""
+    return [
+        s["metadata"]["name"]
+        for s in by_kind(docs, "Service")
+        if selector.items() <= s["metadata"]["labels"].items()
+        and s["spec"].get("clusterIP") != "None"
+    ]
+
+
+def test_followers_are_scraped_over_https_for_their_own_service_name(chain):
+    """REPLICATED runs a follower in HCM only: one endpoint, for HCM's follower Service, whose
+    name HCM's certificate carries; its series keep the follower component label."""
+    monitor = one(chain, "ServiceMonitor", "orders-warehouse-follower")
+    assert _selected(chain, monitor["spec"]["selector"]["matchLabels"]) == ["orders-follower-hcm"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    service = one(chain, "Service", "orders-follower-hcm")
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"] == "https"
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "orders-ca", "key": "ca.crt"}},
+        "serverName": f"orders-follower-hcm.{NAMESPACE}.svc",
+    }
+    cert = one(chain, "Certificate", "orders-warehouse-hcm-tls")["spec"]
+    assert endpoint["tlsConfig"]["serverName"] in cert["dnsNames"]
+    assert endpoint["relabelings"][0]["regex"] == "HCM"
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "warehouse-follower"
+
+
+def test_the_controller_serves_its_metrics_over_https_from_its_own_certificate(chain):
+    cert = one(chain, "Certificate", "orders-controller-tls")["spec"]
+    assert cert["secretName"] == "orders-controller-tls"
+    service = "orders-controller-metrics"
+    ns = NAMESPACE
+    assert cert["dnsNames"] == [
+        service,
+        f"{service}.{ns}",
+        f"{service}.{ns}.svc",
+        f"{service}.{ns}.svc.cluster.local",
+    ]
+    # the same issuer, key and lifetime as the regions' certificates
+    region = one(chain, "Certificate", "orders-warehouse-hcm-tls")["spec"]
+    for field in ("issuerRef", "privateKey", "usages", "duration", "renewBefore"):
+        assert cert[field] == region[field], field
+
+    spec = _pod(chain, "Deployment", "orders-controller")
+    (container,) = spec["containers"]
+    env = env_of(container)
+    assert env["CONTROLLER_TLS_CERT"] == "/etc/orders/tls/tls.crt"
+    assert env["CONTROLLER_TLS_KEY"] == "/etc/orders/tls/tls.key"
+    assert _mounts(container)["tls"] == {
+        "name": "tls",
+        "mountPath": "/etc/orders/tls",
+        "readOnly": True,
+    }
+    assert not any("subPath" in m for m in container["volumeMounts"])
+    assert _volumes(spec)["tls"]["secret"] == {
+        "secretName": "orders-controller-tls",
+        "defaultMode": 0o440,
+        "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}],
+    }
+    # the Service's port is https, the pod's keeps the name its NetworkPolicy admits
+    (port,) = one(chain, "Service", service)["spec"]["ports"]
+    assert (port["name"], port["targetPort"], port["appProtocol"]) == ("https", "metrics", "https")
+    assert [p["name"] for p in container["ports"]] == ["metrics", "health"]
+    policy = one(chain, "NetworkPolicy", "orders-controller")["spec"]["ingress"]
+    assert {p["port"] for rule in policy for p in rule["ports"]} == {"metrics"}
+    # an https port does not make the controller route to its own metrics Service
+    metrics_service = one(chain, "Service", service)
+    metadata = {**metrics_service["metadata"], "namespace": ns}
+    assert service_summary({**metrics_service, "metadata": metadata}) is None
+
+    (endpoint,) = one(chain, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["scheme"]) == ("https", "https")
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "orders-ca", "key": "ca.crt"}},
+        "serverName": f"{service}.{ns}.svc",
+    }
+    assert endpoint["tlsConfig"]["serverName"] in cert["dnsNames"]
+
+
+def test_the_controller_serves_from_the_existing_secret_or_its_own():
+    shared = _render(EXISTING)
+    spec = _pod(shared, "Deployment", "orders-controller")
+    assert _volumes(spec)["tls"]["secret"]["secretName"] == "orders-tls"
+    (endpoint,) = one(shared, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
+    assert endpoint["tlsConfig"]["ca"]["secret"]["name"] == "orders-tls"
+
+    # a Secret of its own, with either source: no controller Certificate, its own CA checked
+    own = {"tls": {**EXISTING["tls"], "controller": {"existingSecret": "controller-tls"}}}
+    with_cm = {"tls": {**CERT_MANAGER["tls"], "controller": {"existingSecret": "controller-tls"}}}
+    for values in (own, with_cm):
+        docs = _render(values)
+        spec = _pod(docs, "Deployment", "orders-controller")
+        assert _volumes(spec)["tls"]["secret"]["secretName"] == "controller-tls"
+        (endpoint,) = one(docs, "ServiceMonitor", "orders-controller")["spec"]["endpoints"]
+        assert endpoint["tlsConfig"]["ca"]["secret"]["name"] == "controller-tls"
+        names = [c["metadata"]["name"] for c in by_kind(docs, "Certificate")]
+        assert "orders-controller-tls" not in names and len(names) == (
+            0 if values is own else len(REGIONS) + 1  # the regions' and the chart's CA
+        )
+        # the warehouses keep theirs
+        warehouse = one(docs, "ServiceMonitor", "orders-warehouse")["spec"]["endpoints"][0]
+        assert warehouse["tlsConfig"]["ca"]["secret"]["name"] != "controller-tls"
 
 
 def test_clients_get_only_the_cas_certificate_and_dial_https(chain):
@@ -389,6 +501,22 @@ class ServedRegion:
     bundle: Path
 
 
+def _rendered_tls_env(spec: dict, pair: ServerPair, directory: Path, prefix: str) -> dict[str, str]:
+    """The rendered container's ``<prefix>*`` variables, pointing at ``directory`` laid out as
+    the kubelet lays out the pod's Secret volume ``tls`` (its items' paths) holding ``pair``."""
+    (container,) = spec["containers"]
+    mount_path = _mounts(container)["tls"]["mountPath"]
+    secret = {"tls.crt": pair.cert_pem, "tls.key": pair.key_pem}
+    directory.mkdir()
+    for item in _volumes(spec)["tls"]["secret"]["items"]:
+        (directory / item["path"]).write_bytes(secret[item["key"]])
+    return {
+        name: value.replace(mount_path, str(directory))
+        for name, value in env_of(container).items()
+        if name.startswith(prefix)
+    }
+
+
 @pytest.fixture
 def hcm_served(
     chain, node_factory: NodeFactory, tls_ca: CertificateAuthority, tmp_path: Path
@@ -402,18 +530,7 @@ def hcm_served(
     bundle = tmp_path / "ca.crt"
     bundle.write_bytes(tls_ca.cert_pem)
     sts = _pod(chain, "StatefulSet", "orders-warehouse-hcm")
-    (container,) = sts["containers"]
-    mount_path = _mounts(container)["tls"]["mountPath"]
-    secret = {"tls.crt": pair.cert_pem, "tls.key": pair.key_pem}
-    volume = tmp_path / "secret-volume"
-    volume.mkdir()
-    for item in _volumes(sts)["tls"]["secret"]["items"]:
-        (volume / item["path"]).write_bytes(secret[item["key"]])
-    rendered = {
-        name: value.replace(mount_path, str(volume))
-        for name, value in env_of(container).items()
-        if name.startswith("NODE_TLS_")
-    }
+    rendered = _rendered_tls_env(sts, pair, tmp_path / "secret-volume", "NODE_TLS_")
     assert set(rendered) == {
         envvars.NODE_TLS_CERT,
         envvars.NODE_TLS_KEY,
@@ -422,6 +539,26 @@ def hcm_served(
     node = node_factory("HCM", env={**rendered, envvars.ORDER_CA_BUNDLE: str(bundle)})
     assert node.url.startswith("https://")
     return ServedRegion(node, bundle)
+
+
+@pytest.fixture
+def controller_served(chain, tls_ca: CertificateAuthority, tmp_path: Path) -> Iterator[str]:
+    """The controller's real /metrics server (controller.metrics.Metrics, configured by
+    ControllerConfig from the rendered container's CONTROLLER_TLS_* variables) serving what
+    cert-manager would issue for the controller's rendered Certificate; yields its address."""
+    dns_names = one(chain, "Certificate", "orders-controller-tls")["spec"]["dnsNames"]
+    spec = _pod(chain, "Deployment", "orders-controller")
+    rendered = _rendered_tls_env(
+        spec, tls_ca.issue(dns_names), tmp_path / "controller-volume", "CONTROLLER_TLS_"
+    )
+    assert set(rendered) == {envvars.CONTROLLER_TLS_CERT, envvars.CONTROLLER_TLS_KEY}
+    config = ControllerConfig.from_env(rendered)
+    metrics, port = ControllerMetrics(), free_port()
+    metrics.serve(port, "127.0.0.1", config.metrics_tls_cert, config.metrics_tls_key)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        metrics.shutdown()
 
 
 def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients_dial(
@@ -471,12 +608,12 @@ def test_a_certificate_for_the_rendered_names_verifies_for_every_address_clients
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr and node.url in untrusted.stderr
 
 
-def _scrape_job(endpoint: dict, index: int, ca_file: Path) -> dict[str, Any]:
+def _scrape_job(endpoint: dict, name: str, ca_file: Path) -> dict[str, Any]:
     """One ServiceMonitor endpoint as the Prometheus Operator turns it into a scrape job (the
     parts the chart sets: scheme, path, TLS, relabelings; the CA Secret becomes a file)."""
     tls_config = endpoint["tlsConfig"]
     return {
-        "job_name": f"warehouse-{index}",
+        "job_name": name,
         "scheme": endpoint["scheme"],
         "metrics_path": endpoint["path"],
         "scrape_timeout": "1s",
@@ -493,33 +630,44 @@ def _scrape_job(endpoint: dict, index: int, ca_file: Path) -> dict[str, Any]:
     }
 
 
-def test_prometheus_scrapes_each_region_against_its_own_server_name(
-    chain, hcm_served: ServedRegion, tmp_path: Path
-):
-    """A real Prometheus with the ServiceMonitor's endpoints as scrape jobs. Every job sees both
-    targets, as every endpoint selects all regions' Services: HCM's node labelled HCM, and the
-    same node labelled HN. Only HCM's job keeps the HCM target and verifies it; HN's job keeps the
-    HN one and refuses it, since the certificate is HCM's, not orders-warehouse-hn's."""
-    endpoints = one(chain, "ServiceMonitor", "orders-warehouse")["spec"]["endpoints"]
-    address = hcm_served.node.url.removeprefix("https://")
+def _service_target(address: str, component: str, region: str | None) -> dict[str, Any]:
+    """A target as Kubernetes service discovery gives it: the Service's labels as meta labels."""
     meta = "__meta_kubernetes_service_label_"
-    targets = [
-        {
-            "targets": [address],
-            "labels": {
-                f"{meta}orders_routing_io_region": region,
-                f"{meta}app_kubernetes_io_component": "warehouse",
-            },
-        }
-        for region in ("HCM", "HN")
-    ]
-    config = {
-        "global": {"scrape_interval": "1s"},
-        "scrape_configs": [
-            {**_scrape_job(endpoint, index, hcm_served.bundle), "static_configs": targets}
-            for index, endpoint in enumerate(endpoints)
-        ],
+    labels = {f"{meta}app_kubernetes_io_component": component}
+    if region:
+        labels[f"{meta}orders_routing_io_region"] = region
+    return {"targets": [address], "labels": labels}
+
+
+def test_prometheus_scrapes_regions_followers_and_the_controller_for_their_own_names(
+    chain, hcm_served: ServedRegion, controller_served: str, tmp_path: Path
+):
+    """A real Prometheus with the three ServiceMonitors' endpoints as scrape jobs, each job seeing
+    the targets its selector's component selects. The primaries' endpoints all see HCM's node
+    labelled HCM and the same node labelled HN: only HCM's job keeps the HCM target and verifies
+    it; HN's job keeps the HN one and refuses it, the certificate being HCM's. HCM's certificate
+    names HCM's follower Service too, so the follower job (the same node labelled as HCM's
+    follower) verifies and keeps component="warehouse-follower"; the controller's job scrapes
+    the real controller metrics server over HTTPS for the controller's Service name."""
+    node = hcm_served.node.url.removeprefix("https://")
+    targets = {
+        "warehouse": [_service_target(node, "warehouse", r) for r in ("HCM", "HN")],
+        "warehouse-follower": [_service_target(node, "warehouse-follower", "HCM")],
+        "controller": [_service_target(controller_served, "controller", None)],
     }
+    jobs = []
+    for name in ("orders-warehouse", "orders-warehouse-follower", "orders-controller"):
+        monitor = one(chain, "ServiceMonitor", name)["spec"]
+        component = monitor["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        jobs += [
+            {
+                **_scrape_job(endpoint, f"{component}-{index}", hcm_served.bundle),
+                "static_configs": targets[component],
+            }
+            for index, endpoint in enumerate(monitor["endpoints"])
+        ]
+    assert len(jobs) == len(REGIONS) + 1 + 1  # a follower in HCM only (REPLICATED)
+    config = {"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}
     work = tmp_path / "prometheus"
     work.mkdir()
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -544,19 +692,30 @@ def test_prometheus_scrapes_each_region_against_its_own_server_name(
             targets_url = f"{url}/api/v1/targets"
             with urllib.request.urlopen(targets_url, timeout=5) as response:  # noqa: S310
                 active = json.load(response)["data"]["activeTargets"]
-            return active if active and all(t["health"] != "unknown" for t in active) else None
+            done = len(active) == 4 and all(t["health"] != "unknown" for t in active)
+            return active if done else None
 
-        wait_until(lambda: targets_scraped() is not None, 30, 0.2, "both targets scraped")
+        wait_until(lambda: targets_scraped() is not None, 30, 0.2, "all four targets scraped")
         active = targets_scraped() or []
     finally:
         process.stop(grace=10)
-    by_region = {t["labels"]["region"]: t for t in active}
-    assert set(by_region) == {"HCM", "HN"}  # DN's job kept nothing
-    assert by_region["HCM"]["health"] == "up", by_region["HCM"]["lastError"]
-    assert by_region["HCM"]["labels"]["component"] == "warehouse"
-    assert by_region["HCM"]["scrapePool"] == "warehouse-0"
-    assert by_region["HN"]["health"] == "down"
-    error = by_region["HN"]["lastError"]
+    by_pool = {t["scrapePool"]: t for t in active}
+    # DN's job kept nothing
+    assert set(by_pool) == {"warehouse-0", "warehouse-1", "warehouse-follower-0", "controller-0"}
+    for pool in ("warehouse-0", "warehouse-follower-0", "controller-0"):
+        assert by_pool[pool]["health"] == "up", (pool, by_pool[pool]["lastError"])
+    labels = {pool: by_pool[pool]["labels"] for pool in by_pool}
+    assert (labels["warehouse-0"]["component"], labels["warehouse-0"]["region"]) == (
+        "warehouse",
+        "HCM",
+    )
+    follower = labels["warehouse-follower-0"]
+    assert (follower["component"], follower["region"]) == ("warehouse-follower", "HCM")
+    assert labels["controller-0"]["component"] == "controller"
+    assert "region" not in labels["controller-0"]
+    assert labels["warehouse-1"]["region"] == "HN"
+    assert by_pool["warehouse-1"]["health"] == "down"
+    error = by_pool["warehouse-1"]["lastError"]
     assert "certificate is valid for" in error and "orders-warehouse-hn.orders.svc" in error, error
 
 
@@ -588,3 +747,14 @@ def test_the_longest_names_the_chart_allows_still_make_valid_certificates():
         assert len(cert["metadata"]["name"]) <= 63
     wildcard = next(n for n in region_cert["spec"]["dnsNames"] if n.startswith("*."))
     assert max(len(label) for label in wildcard.split(".")) == 52 + len("-pods")
+    # the longest base name, with every name TLS and monitoring add: the controller's
+    # Certificate and the followers' ServiceMonitor (<40>-warehouse-follower, 59) still fit
+    longest = render_chart(
+        values={**values, "fullnameOverride": "f" * 40, "regions": [{"name": "A"}]},
+        api_versions=MONITORS,
+    )
+    names = {d["metadata"]["name"] for d in longest}
+    assert {"f" * 40 + "-controller-tls", "f" * 40 + "-warehouse-follower"} <= names
+    assert max(len(name) for name in names) <= 63
+    controller = one(longest, "Certificate", "f" * 40 + "-controller-tls")
+    assert not [e.message for e in validator.iter_errors(controller)]

@@ -393,11 +393,11 @@ certificate would never reach the node. */}}
   readOnly: true
 {{- end }}
 
-{{/* Pass (dict "root" $ "region" "HCM"). */}}
+{{/* Pass (dict "root" $ "region" "HCM"), or (dict "secretName" <name>). */}}
 {{- define "orders.tlsVolume" -}}
 - name: tls
   secret:
-    secretName: {{ include "orders.tlsSecretName" . }}
+    secretName: {{ if .secretName }}{{ .secretName }}{{ else }}{{ include "orders.tlsSecretName" . }}{{ end }}
     defaultMode: 0440
     items:
       - {key: tls.crt, path: tls.crt}
@@ -436,22 +436,137 @@ the certificate; it checks that /health answers). Pass (dict "root" $ "probe" <p
 {{- toYaml $probe }}
 {{- end }}
 
-{{/* The names a region's certificate carries: its Service and follower Service in every form
-a client dials (short, namespaced, .svc, .svc.<clusterDomain>) and each StatefulSet pod's
-stable name through the headless Service (*.<headless>.<namespace>.svc[.<domain>]).
+{{/* Services in every form a client dials: short, namespaced, .svc, .svc.<clusterDomain>.
+Pass (dict "root" $ "services" (list <Service name> ...)). */}}
+{{- define "orders.tlsServiceDNSNames" -}}
+{{- $ns := .root.Release.Namespace }}
+{{- $domain := .root.Values.tls.clusterDomain }}
+{{- range .services }}
+- {{ . }}
+- {{ . }}.{{ $ns }}
+- {{ . }}.{{ $ns }}.svc
+- {{ . }}.{{ $ns }}.svc.{{ $domain }}
+{{- end }}
+{{- end }}
+
+{{/* The names a region's certificate carries: its Service and follower Service (every form,
+above) and each StatefulSet pod's stable name through the headless Service
+(*.<headless>.<namespace>.svc[.<domain>]).
 Pass (dict "root" $ "region" "HCM" "follower" true|false). */}}
 {{- define "orders.tlsDNSNames" -}}
 {{- $ns := .root.Release.Namespace }}
 {{- $domain := .root.Values.tls.clusterDomain }}
 {{- $services := list (include "orders.warehouseName" .) }}
 {{- if .follower }}{{ $services = append $services (include "orders.followerName" .) }}{{ end }}
-{{- range $services }}
-- {{ . }}
-- {{ . }}.{{ $ns }}
-- {{ . }}.{{ $ns }}.svc
-- {{ . }}.{{ $ns }}.svc.{{ $domain }}
-{{- end }}
+{{- include "orders.tlsServiceDNSNames" (dict "root" .root "services" $services) }}
 {{- $headless := include "orders.warehouseHeadlessName" . }}
 - "*.{{ $headless }}.{{ $ns }}.svc"
 - "*.{{ $headless }}.{{ $ns }}.svc.{{ $domain }}"
+{{- end }}
+
+{{/* The issuer of the chart's server certificates: the user's tls.certManager.issuerRef, or
+with an empty name the chart-made CA Issuer (tls-certificates.yaml). */}}
+{{- define "orders.tlsIssuerRef" -}}
+{{- if include "orders.tlsOwnCA" . }}
+{{- toYaml (dict "name" (include "orders.tlsCAName" .) "kind" "Issuer" "group" "cert-manager.io") }}
+{{- else }}
+{{- toYaml .Values.tls.certManager.issuerRef }}
+{{- end }}
+{{- end }}
+
+{{/* One server Certificate (a region's, the controller's): ECDSA P-256, a new key at each
+renewal, server auth only, into a Secret of its own name.
+Pass (dict "root" $ "name" <name> "dnsNames" <YAML list> "region" <region, or empty>). */}}
+{{- define "orders.tlsCertificate" -}}
+{{- $cm := .root.Values.tls.certManager }}
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "orders.componentLabels" (dict "root" .root "component" "tls") | nindent 4 }}
+    {{- with .region }}
+    {{ include "orders.regionLabel" $.root }}: {{ . }}
+    {{- end }}
+spec:
+  secretName: {{ .name }}
+  duration: {{ $cm.duration }}
+  renewBefore: {{ $cm.renewBefore }}
+  privateKey:
+    algorithm: ECDSA
+    size: 256
+    # a new key at every renewal (cert-manager's default since 1.18, spelled out)
+    rotationPolicy: Always
+  usages: [digital signature, server auth]
+  dnsNames:
+    {{- .dnsNames | trim | nindent 4 }}
+  issuerRef:
+    {{- include "orders.tlsIssuerRef" .root | nindent 4 }}
+{{- end }}
+
+{{/* ---- The controller's /metrics over HTTPS (CONTROLLER_TLS_CERT / CONTROLLER_TLS_KEY) ---- */}}
+
+{{/* The controller's metrics Service, the one name its certificate carries (in every form). */}}
+{{- define "orders.controllerMetricsName" -}}
+{{- printf "%s-metrics" (include "orders.controllerName" .) }}
+{{- end }}
+
+{{/* "true" when the controller gets a cert-manager Certificate of its own. */}}
+{{- define "orders.controllerCertManaged" -}}
+{{- if and .Values.controller.enabled .Values.tls.enabled .Values.tls.certManager.enabled (not .Values.tls.controller.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret the controller serves /metrics from: tls.controller.existingSecret, else
+tls.existingSecret (its SANs must then name the controller's metrics Service too), else its
+Certificate's. */}}
+{{- define "orders.controllerTLSSecretName" -}}
+{{- if .Values.tls.controller.existingSecret }}
+{{- .Values.tls.controller.existingSecret }}
+{{- else if .Values.tls.existingSecret }}
+{{- .Values.tls.existingSecret }}
+{{- else }}
+{{- printf "%s-tls" (include "orders.controllerName" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret whose ca.crt Prometheus verifies the controller against: its own Secret when
+the user gives one for it, else the CA every client trusts (orders.tlsCASecretName). */}}
+{{- define "orders.controllerTLSCASecretName" -}}
+{{- default (include "orders.tlsCASecretName" .) .Values.tls.controller.existingSecret }}
+{{- end }}
+
+{{- define "orders.controllerTLSEnv" -}}
+- name: CONTROLLER_TLS_CERT
+  value: {{ include "orders.tlsDir" . }}/tls.crt
+- name: CONTROLLER_TLS_KEY
+  value: {{ include "orders.tlsDir" . }}/tls.key
+{{- end }}
+
+{{/* One ServiceMonitor endpoint. With a serverName: over HTTPS, verified against ca.crt of
+caSecret for that name; with a region: keeping only that region's Services (a certificate
+names one region's Services). Every series gets `component` and `region` from its Service.
+Pass (dict "root" $ "port" <port name> ["serverName" <host> "caSecret" <Secret>] ["region" R]). */}}
+{{- define "orders.monitorEndpoint" -}}
+- port: {{ .port }}
+  {{- if .serverName }}
+  scheme: https
+  tlsConfig:
+    ca:
+      secret:
+        name: {{ .caSecret }}
+        key: ca.crt
+    serverName: {{ .serverName }}
+  {{- end }}
+  path: /metrics
+  interval: {{ .root.Values.monitoring.serviceMonitor.interval }}
+  relabelings:
+    {{- with .region }}
+    - sourceLabels: [__meta_kubernetes_service_label_orders_routing_io_region]
+      regex: {{ . }}
+      action: keep
+    {{- end }}
+    - sourceLabels: [__meta_kubernetes_service_label_app_kubernetes_io_component]
+      targetLabel: component
+    - sourceLabels: [__meta_kubernetes_service_label_orders_routing_io_region]
+      targetLabel: region
 {{- end }}
