@@ -116,6 +116,9 @@ def chain() -> list[dict]:
 def test_tls_is_off_by_default_and_the_chart_renders_as_before():
     docs = render_chart(values=_stress(REPLICATED), api_versions=MONITORS)
     assert not [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")]
+    controller = _pod(docs, "Deployment", "orders-controller")["containers"][0]
+    assert not {k for k in env_of(controller) if k.startswith("CONTROLLER_TLS")}
+    assert "tls" not in _mounts(controller)
     for label, spec in _servers(docs):
         (container,) = spec["containers"]
         assert not {k for k in env_of(container) if k.startswith("NODE_TLS")}, label
@@ -160,6 +163,8 @@ def test_enabled_tls_needs_exactly_one_certificate_source(tls, complaint):
         ({"certManager": {"issuerRef": {"kind": "clusterissuer"}}}, "kind"),
         ({"existingSecret": "Not_A_Name"}, "existingSecret"),
         ({"reloadIntervalSeconds": -1}, "reloadIntervalSeconds"),
+        ({"controller": {"existingSecret": "Not_A_Name"}}, "existingSecret"),
+        ({"controller": {"secret": "controller-tls"}}, "secret"),
         ({"certManger": {}}, "certManger"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
@@ -363,6 +368,10 @@ def test_the_controller_serves_its_metrics_over_https_from_its_own_certificate(c
         assert cert[field] == region[field], field
 
     spec = _pod(chain, "Deployment", "orders-controller")
+    annotations = one(chain, "Deployment", "orders-controller")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert annotations["prometheus.io/scheme"] == "https"
     (container,) = spec["containers"]
     env = env_of(container)
     assert env["CONTROLLER_TLS_CERT"] == "/etc/orders/tls/tls.crt"
