@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -221,6 +222,45 @@ def benchmark_dags_folder(folder: Path) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def benchmark_stack(
+    state: Path, settings: AirflowSettings, start_timeout: float
+) -> Iterator[tuple[LocalAirflow, dict[str, str], Path]]:
+    """Three nodes without a token, a fixed routing file, and Airflow with the floor DAG next to
+    ``order_workflow``: ``(airflow, node URLs by region, routing file)``."""
+    nodes: list[ManagedProcess] = []
+    urls: dict[str, str] = {}
+    try:
+        for region in REGIONS:
+            process, url = node_process(
+                region,
+                state / f"node-{region.lower()}",
+                state / "logs",
+                env={NODE_API_TOKEN: "", LOG_LEVEL: "WARNING"},
+            )
+            nodes.append(process.start())
+            urls[region] = url
+        document = build_routing_document(
+            [RegionObservation(r, u, 1) for r, u in urls.items()], configured_proximity()
+        )
+        routing = state / "routing.json"
+        routing.write_text(document.to_json())
+        env = {ORDER_ROUTING_SOURCE: str(routing), NODE_API_TOKEN: ""}
+        print(f"starting Airflow ({settings}) ...", flush=True)
+        with local_airflow(
+            state / "airflow",
+            settings,
+            env,
+            dags_folder=benchmark_dags_folder(state / "dags"),
+            wait_for=(ORDER_DAG, FLOOR_DAG),
+            start_timeout=start_timeout,
+        ) as airflow:
+            yield airflow, urls, routing
+    finally:
+        for process in nodes:
+            process.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.airflow_throughput")
     parser.add_argument("--runs", type=int, default=120, help="runs of the floor and per-order")
@@ -242,40 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = parse_settings(args.set)
 
-    with tempfile.TemporaryDirectory(prefix="bench-airflow-") as tmp:
-        state = Path(tmp)
-        nodes: list[ManagedProcess] = []
-        urls: dict[str, str] = {}
-        try:
-            for region in REGIONS:
-                process, url = node_process(
-                    region,
-                    state / f"node-{region.lower()}",
-                    state / "logs",
-                    env={NODE_API_TOKEN: "", LOG_LEVEL: "WARNING"},
-                )
-                nodes.append(process.start())
-                urls[region] = url
-            document = build_routing_document(
-                [RegionObservation(r, u, 1) for r, u in urls.items()], configured_proximity()
-            )
-            routing = state / "routing.json"
-            routing.write_text(document.to_json())
-            env = {ORDER_ROUTING_SOURCE: str(routing), NODE_API_TOKEN: ""}
-            print(f"starting Airflow ({settings}) ...", flush=True)
-            with local_airflow(
-                state / "airflow",
-                settings,
-                env,
-                dags_folder=benchmark_dags_folder(state / "dags"),
-                wait_for=(ORDER_DAG, FLOOR_DAG),
-                start_timeout=args.start_timeout,
-            ) as airflow:
-                phases = asyncio.run(measure(airflow, args))
-            stored = count_orders(urls)
-        finally:
-            for process in nodes:
-                process.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-airflow-") as tmp,
+        benchmark_stack(Path(tmp), settings, args.start_timeout) as (airflow, urls, _),
+    ):
+        phases = asyncio.run(measure(airflow, args))
+        stored = count_orders(urls)
     result = report(phases, settings, stored)
     result["command"] = "python -m benchmarks.airflow_throughput " + " ".join(sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ BENCHMARKS = (
     "benchmarks.stress_client",
     "benchmarks.controller_latency",
     "benchmarks.airflow_throughput",
+    "benchmarks.airflow_stress",
 )
 
 
