@@ -23,6 +23,15 @@ from ..orders import GeneratedOrder
 ROUTING_REFRESH_S = 1.0
 
 
+def certificate_problem(exc: aiohttp.ClientConnectorCertificateError) -> str:
+    """One line naming why the node's certificate was refused, and what to check."""
+    reason = getattr(exc.certificate_error, "verify_message", None) or str(exc.certificate_error)
+    return (
+        f"its TLS certificate was refused ({reason}): is ORDER_CA_BUNDLE the CA that signed it, "
+        "and does it name the host in the routing document?"
+    )
+
+
 class NodeHealthView:
     """Health and routing state of :class:`~stress.targets.nodes.NodesTarget` (set in its
     __init__)."""
@@ -32,6 +41,9 @@ class NodeHealthView:
     document: RoutingDocument | None
     _health: dict[str, Health | None]
     _unreachable_until: dict[str, float]
+    #: why a region's last probe failed, when the reason is worth a word (a certificate the
+    #: tool cannot verify: "unreachable" alone sends people looking for a network problem)
+    _probe_failures: dict[str, str]
     _probes: aiohttp.ClientSession | None
     _in_flight: dict[str, set[asyncio.Task[object]]]
     _cut_tasks: set[asyncio.Task[object]]
@@ -41,11 +53,18 @@ class NodeHealthView:
     async def _probe_one(self, region: str, url: str) -> None:
         assert self._probes is not None
         health: Health | None = None
+        problem: str | None = None
         try:
             async with self._probes.get(f"{url}/health") as response:
                 health = read_health_answer(response.status, await response.read())
+        except aiohttp.ClientConnectorCertificateError as exc:
+            health, problem = None, certificate_problem(exc)
         except Exception:  # unreachable, timed out, a bad URL: all mean "cannot take orders"
             health = None
+        if problem is None:
+            self._probe_failures.pop(region, None)
+        else:
+            self._probe_failures[region] = problem
         self._health[region] = health
         if health is not None:
             self._unreachable_until.pop(region, None)
@@ -85,6 +104,11 @@ class NodeHealthView:
         if until is not None and time.monotonic() < until:
             return None
         return self._health.get(region)
+
+    def probe_failures(self) -> str:
+        """``"; HCM: its TLS certificate was refused (...)"`` for the regions whose last probe
+        failed for a reason worth naming, to append to a cause; ``""`` when none did."""
+        return "".join(f"; {region}: {why}" for region, why in sorted(self._probe_failures.items()))
 
     def _mark_unreachable(self, region: str) -> None:
         self._unreachable_until[region] = time.monotonic() + self.health_ttl

@@ -99,6 +99,7 @@ class NodesTarget(NodeHealthView):
         self.document: RoutingDocument | None = None
         self._health: dict[str, Health | None] = {}
         self._unreachable_until: dict[str, float] = {}
+        self._probe_failures: dict[str, str] = {}
         self._session: aiohttp.ClientSession | None = None
         self._probes: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -179,7 +180,7 @@ class NodesTarget(NodeHealthView):
                     assignment = self._assign(order, excluded)
                 except NoWarehouseAvailable as exc:
                     last = f"; last: {cause}" if attempts else ""
-                    cause = f"no warehouse available ({exc}){last}"
+                    cause = f"no warehouse available ({exc}{self.probe_failures()}){last}"
                     break
             else:
                 assignment = pinned

@@ -41,6 +41,12 @@ def test_the_stress_tool_commits_and_verifies_over_https_only_with_the_bundle(
     assert untrusted.code == 1, untrusted.stderr + untrusted.stdout
     assert untrusted.report is not None
     assert untrusted.report["totals"]["committed"] == 0
-    # Its health probe cannot verify the node, so the region counts as unreachable.
+    # Its health probe cannot verify the node, so the region counts as unreachable, and the
+    # report says why: the certificate, not the network.
     assert any("HCM unreachable" in e for e in untrusted.report["errors"])
+    assert any(
+        "HCM: its TLS certificate was refused (unable to get local issuer certificate)" in e
+        and "ORDER_CA_BUNDLE" in e
+        for e in untrusted.report["errors"]
+    ), untrusted.report["errors"]
     assert stored_ids(tls_node, tls_files, "tls-no") == []
