@@ -26,8 +26,9 @@ import sys
 import time
 
 from .demo_options import DemoFailed, DemoOptions, parse_args
-from .demo_report import Steps, console, print_prometheus, print_summary
+from .demo_report import Steps, console, print_prometheus
 from .demo_story import DemoResult, run_phases
+from .demo_summary import print_summary
 from .prometheus import prometheus_available
 from .stack import LocalStack, local_stack
 
