@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from localmode.replication import replica_dir
 from localmode.stack import LocalStack, local_stack
 from order_contracts.labels import DAG_ID
 from order_contracts.outcomes import COMMITTED_STATUSES, PLACED_AT_HOME
@@ -170,17 +172,54 @@ async def settled_follower_ids(http: httpx.AsyncClient, url: str, quiet_s: float
 
 @dataclass
 class Kill:
+    mode: str = ""
     at_s: float = 0.0  # seconds after the first trigger
     in_flight: int = 0  # requests the home was serving then
     orders_before: int = 0  # orders the home held then
-    forced: bool = False  # no POST was seen in flight before the wait ran out
+    forced: bool = False  # the moment never came before the wait ran out: killed anyway
+
+
+def ltx_files(folder: Path) -> set[str]:
+    """The complete transaction files in ``folder`` (Litestream writes ``*.ltx.tmp``, then
+    renames it: only the renamed file is in the replica)."""
+    try:
+        return {name for name in os.listdir(folder) if name.endswith(".ltx")}
+    except FileNotFoundError:
+        return set()
+
+
+def kill_on_replica_write(stack: LocalStack, region: str, window_s: float) -> bool:
+    """SIGKILL the node as soon as a new transaction file lands in its replica (within
+    ``window_s``): a request in flight is then likely between "the replica holds it" and its
+    acknowledgement — the window whose orders are in doubt yet replicated. Polls in a thread:
+    an event loop's wake-ups are too coarse for a window of milliseconds."""
+    level0 = replica_dir(stack.state_dir, region) / "ltx" / "0"
+    before = ltx_files(level0)
+    deadline = time.monotonic() + window_s
+    while time.monotonic() < deadline:
+        if ltx_files(level0) - before:
+            stack.kill_node(region)
+            return True
+        time.sleep(0.0002)
+    return False
 
 
 async def killer(
-    stack: LocalStack, region: str, done: asyncio.Event, started: float, kill: Kill
+    stack: LocalStack,
+    region: str,
+    mode: str,
+    done: asyncio.Event,
+    started: float,
+    kill: Kill,
 ) -> None:
-    """Once ``done`` (enough runs finished), SIGKILL the home while it serves a POST."""
+    """Once ``done`` (enough runs finished), SIGKILL the home while it serves a POST.
+
+    ``mode``: ``in-flight`` kills at the first poll that sees a POST in flight (anywhere in its
+    life: most such kills cut requests before their commit); ``replicated`` then waits for the
+    replica to receive a transaction and kills at once (see :func:`kill_on_replica_write`).
+    """
     await done.wait()
+    kill.mode = mode
     url = stack.node_urls[region]
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(timeout=2.0) as http:
@@ -189,17 +228,23 @@ async def killer(
                 health = (await http.get(f"{url}/health")).json()
             except httpx.HTTPError:
                 health = {}
-            if int(health.get("in_flight") or 0) >= 1 or time.monotonic() > deadline:
-                kill.forced = int(health.get("in_flight") or 0) < 1
-                kill.in_flight = int(health.get("in_flight") or 0)
-                kill.orders_before = int(health.get("orders") or 0)
+            kill.in_flight = int(health.get("in_flight") or 0)
+            kill.orders_before = int(health.get("orders") or 0)
+            if time.monotonic() > deadline:
+                kill.forced = True
+                stack.kill_node(region)
                 break
-            await asyncio.sleep(0.01)
-    stack.kill_node(region)
+            if kill.in_flight >= 1:
+                if mode == "in-flight":
+                    stack.kill_node(region)
+                    break
+                if await asyncio.to_thread(kill_on_replica_write, stack, region, 0.2):
+                    break
+            await asyncio.sleep(0.005)
     kill.at_s = time.monotonic() - started
     print(
-        f"killed {region} at {kill.at_s:.1f} s ({kill.in_flight} request(s) in flight, "
-        f"{kill.orders_before} orders stored){' [forced]' if kill.forced else ''}",
+        f"killed {region} ({mode}) at {kill.at_s:.1f} s ({kill.in_flight} request(s) in "
+        f"flight, {kill.orders_before} orders stored){' [forced]' if kill.forced else ''}",
         flush=True,
     )
 
@@ -245,7 +290,9 @@ async def load(
                     done.set()
 
         started = time.monotonic()
-        kill_task = asyncio.create_task(killer(stack, args.region, done, started, kill))
+        kill_task = asyncio.create_task(
+            killer(stack, args.region, args.kill_when, done, started, kill)
+        )
         try:
             await asyncio.gather(*(worker() for _ in range(args.in_flight)))
             done.set()
@@ -308,6 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--kill-after-runs", type=int, default=8, help="kill once this many runs have finished"
+    )
+    parser.add_argument(
+        "--kill-when",
+        choices=("replicated", "in-flight"),
+        default="replicated",
+        help="replicated: when a POST is in flight and a transaction lands in the replica; "
+        "in-flight: at the first poll that sees a POST in flight",
     )
     parser.add_argument("--retries", type=int, default=3, help="the process task's retries")
     parser.add_argument("--retry-delay", type=float, default=3.0, help="seconds between tries")
