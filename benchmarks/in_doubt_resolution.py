@@ -10,10 +10,10 @@ it down until every run has ended, retries included (``--retries`` x ``--retry-d
 When to kill (``--kill-when``): with sync acknowledgements an order is in doubt *and* on the
 replica only if the kill lands between Litestream's write of its transaction and the node's
 answer — a few milliseconds. ``in-flight`` kills at the first poll that sees a POST in flight;
-in the runs measured such a kill cut a bulk before its transaction reached the replica (its orders end
-``ambiguous``, absent from the replica: outside the bar's denominator). ``replicated`` (the
-default) then waits for a complete transaction file to land in the replica and kills at once,
-to produce the orders the bar is about.
+in the runs measured such a kill cut a bulk before its transaction reached the replica (its
+orders end ``ambiguous``, absent from the replica: outside the bar's denominator).
+``replicated`` (the default) then waits for a complete transaction file to land in the replica
+and kills at once, to produce the orders the bar is about.
 
 Afterwards, with the home still down:
 
