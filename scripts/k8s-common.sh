@@ -132,3 +132,17 @@ Or from this machine through the port-forward:
   .venv/bin/orders-stress --endpoint http://localhost:8080 --orders 1000 --concurrency 10
 EOT
 }
+
+# kubectl in the install's namespace
+k() { kubectl -n "$NAMESPACE" "$@"; }
+
+# wait_until SECONDS WHAT COMMAND...: poll COMMAND until it succeeds, or fail saying WHAT.
+wait_until() {
+  local limit=$1 what=$2
+  local deadline=$((SECONDS + limit))
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || die "timed out after $limit s waiting for $what"
+    sleep 2
+  done
+}

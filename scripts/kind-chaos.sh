@@ -116,19 +116,6 @@ CHAOS_SELECTOR="app.kubernetes.io/instance=$ORDERS_RELEASE,app.kubernetes.io/com
 CHAOS_KINDS=schedules.chaos-mesh.org,podchaos.chaos-mesh.org,networkchaos.chaos-mesh.org
 need kind helm kubectl
 
-k() { kubectl -n "$NAMESPACE" "$@"; }
-
-# wait_until SECONDS WHAT COMMAND...: poll COMMAND until it succeeds, or fail saying WHAT.
-wait_until() {
-  local limit=$1 what=$2
-  local deadline=$((SECONDS + limit))
-  shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || die "timed out after $limit s waiting for $what"
-    sleep 2
-  done
-}
-
 # Faults are injected only into the kind cluster, never into whatever kubectl points at.
 context=$(kubectl config current-context 2>/dev/null || true)
 [[ $context == "kind-$CLUSTER" ]] ||

@@ -75,19 +75,6 @@ teardown() {
 }
 trap teardown EXIT
 
-k() { kubectl -n "$NAMESPACE" "$@"; }
-
-# wait_until SECONDS WHAT COMMAND...: poll COMMAND until it succeeds, or fail saying WHAT.
-wait_until() {
-  local limit=$1 what=$2
-  local deadline=$((SECONDS + limit))
-  shift 2
-  until "$@"; do
-    ((SECONDS < deadline)) || die "timed out after $limit s waiting for $what"
-    sleep 2
-  done
-}
-
 KIND_CLUSTER=$CLUSTER bash "$root/scripts/kind-up.sh"
 
 warehouse_selector="app.kubernetes.io/instance=$ORDERS_RELEASE,app.kubernetes.io/component=warehouse,orders.routing.io/region=$region"
