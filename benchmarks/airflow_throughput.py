@@ -58,9 +58,10 @@ ORDER_DAG, FLOOR_DAG = DAG_ID, "floor_workflow"
 FLOOR_DAG_FILE = Path(__file__).resolve().parent / "dags" / "floor_workflow.py"
 
 
-def make_order(region: str) -> dict[str, Any]:
+def make_order(region: str, prefix: str = "bench") -> dict[str, Any]:
+    """A valid order with an id of its own (the benchmarks' shared order shape)."""
     return {
-        "order_id": f"bench-{uuid.uuid4().hex}",
+        "order_id": f"{prefix}-{uuid.uuid4().hex}",
         "customer_name": "Benchmark Customer",
         "region": region,
         "items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "10.50"}],

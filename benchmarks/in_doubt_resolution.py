@@ -42,7 +42,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,19 +59,11 @@ from order_contracts.run_summary import per_order_results
 from stress.airflow_api import AsyncAirflowClient
 from stress.run_watch import RunWatcher
 
+from .airflow_throughput import make_order
+
 AMBIGUOUS = "ambiguous"
 BAR_RATIO = 0.9
 MIN_IN_DOUBT = 10
-
-
-def make_order(region: str) -> dict[str, Any]:
-    return {
-        "order_id": f"doubt-{uuid.uuid4().hex}",
-        "customer_name": "In-doubt Benchmark",
-        "region": region,
-        "items": [{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}],
-        "total": "10.00",
-    }
 
 
 @dataclass
@@ -279,7 +270,7 @@ async def load(
             nonlocal finished
             for index in counter:
                 orders = [
-                    make_order(DEFAULT_REGIONS[(index + i) % len(DEFAULT_REGIONS)])
+                    make_order(DEFAULT_REGIONS[(index + i) % len(DEFAULT_REGIONS)], "doubt")
                     for i in range(args.orders_per_run)
                 ]
                 pairs = [(o["order_id"], o["region"]) for o in orders]
