@@ -87,8 +87,16 @@ def check_server_pair(cert_file: str, key_file: str, cert_var: str, key_var: str
     report a missing file or a mismatched key as a traceback; checking here first turns each
     into the part's one-line configuration error.
     """
+    server_context(cert_file, key_file, cert_var, key_var)
+
+
+def server_context(
+    cert_file: str, key_file: str, cert_var: str, key_var: str
+) -> ssl.SSLContext | None:
+    """A server context holding the pair, None when neither is set; a ``ValueError`` naming
+    the variables when only one is, a file is missing or the key is not the certificate's."""
     if not cert_file and not key_file:
-        return
+        return None
     if not cert_file or not key_file:
         raise ValueError(f"{cert_var} and {key_var} must be set together")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -104,15 +112,4 @@ def check_server_pair(cert_file: str, key_file: str, cert_var: str, key_var: str
         raise ValueError(f"{cert_var} {cert_file} / {key_var} {key_file}: {reason}") from None
     except OSError as exc:
         raise ValueError(f"cannot read TLS files {cert_file}, {key_file}: {exc}") from None
-
-
-def server_context(
-    cert_file: str, key_file: str, cert_var: str, key_var: str
-) -> ssl.SSLContext | None:
-    """A server context for the pair (checked as :func:`check_server_pair`), None when unset."""
-    check_server_pair(cert_file, key_file, cert_var, key_var)
-    if not cert_file:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
     return context

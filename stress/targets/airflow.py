@@ -64,7 +64,7 @@ def dag_order_id(order: GeneratedOrder) -> str:
     """The id the DAG knows the order by: its payload's. An invalid order may carry another
     than the tool's own (``bad_order_id`` adds spaces); looked up under the tool's id, its
     refusal was missed and the order counted as committed (a false "lost" in the checker)."""
-    payload_id = order.payload.get("order_id") if isinstance(order.payload, dict) else None
+    payload_id = order.payload.get("order_id")
     return payload_id if isinstance(payload_id, str) else order.order_id
 
 
