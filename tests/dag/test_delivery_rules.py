@@ -15,7 +15,8 @@ import pytest
 from order_workflow_lib.assignment import MemoProbe, plan
 from order_workflow_lib.delivery import post_order
 from order_workflow_lib.intake import read_conf
-from order_workflow_lib.processing import LEDGER_KEY, TryOutcome, process
+from order_workflow_lib.outcome import TryOutcome
+from order_workflow_lib.processing import LEDGER_KEY, process
 from order_workflow_lib.settings import WorkflowSettings
 
 from localmode.nodes import node_process

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from order_workflow_lib.processing import RESULTS_PER_LOG_LINE, TryOutcome
+from order_workflow_lib.outcome import RESULTS_PER_LOG_LINE, TryOutcome
 
 
 def results(n: int) -> list[dict[str, object]]:
