@@ -1,11 +1,11 @@
-"""The in-doubt benchmark's counting (benchmarks.in_doubt_resolution.tally): what goes into the
+"""The in-doubt benchmark's counting (benchmarks.in_doubt_tally.tally): what goes into the
 bar's numerator and denominator, and what counts as lost, duplicated or rerouted."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.in_doubt_resolution import checks, tally
+from benchmarks.in_doubt_tally import checks, tally
 
 
 def result(status: str, node: str) -> dict[str, Any]:
