@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stress.airflow_api import AirflowAPIError, AirflowClient
+from stress.airflow_api import AirflowClient
+from stress.airflow_rest import AirflowAPIError
 
 from .airflow_settings import AirflowSettings
 from .postgres import PostgresCluster

@@ -10,8 +10,10 @@ JWT (the Simple auth manager in local mode; the same endpoint exists with other 
 sent as ``Authorization: Bearer``. A 401 later (expired token) logs in again once.
 
 Two classes with the same methods: :class:`AirflowClient` (blocking, thread-safe: httpx clients
-are) and :class:`AsyncAirflowClient` (asyncio). Errors are :class:`AirflowAPIError` carrying the
-HTTP status and Airflow's ``detail`` message.
+are) and :class:`AsyncAirflowClient` (asyncio). Errors are
+:class:`~stress.airflow_rest.AirflowAPIError` carrying the HTTP status and Airflow's ``detail``
+message. What both clients share of the REST API is :mod:`stress.airflow_rest`; when a failed
+poll is asked again, :mod:`stress.airflow_polling`.
 """
 
 from __future__ import annotations
@@ -23,104 +25,22 @@ from typing import Any
 
 import httpx
 
-#: DAG run states after which nothing more will happen
-FINISHED_STATES = frozenset({"success", "failed"})
-#: answers to a poll that say "ask again later", not "this run is unknown": an api-server
-#: restarting, overloaded or behind a proxy that lost it
-TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: longest pause between two polls of a run after failed ones (the pause doubles up to this)
-MAX_POLL_BACKOFF_S = 5.0
+from .airflow_polling import FINISHED_STATES, poll_pause, transient
+from .airflow_rest import (
+    AirflowAPIError,
+    Connection,
+    check_response,
+    run_path,
+    trigger_body,
+    xcom_path,
+)
+
 #: run ids asked about in one list request (``run_id_prefix_pattern`` joins them with ``|``;
 #: 50 ids of ~30 characters keep the URL near 1.5 kB and the answer under Airflow's page limit)
 RUNS_PER_LIST = 50
 
 
-def transient(exc: BaseException) -> bool:
-    """A failed poll worth repeating: no answer at all, or an answer that says "later"."""
-    if isinstance(exc, AirflowAPIError):
-        return exc.status in TRANSIENT_STATUSES
-    return isinstance(exc, httpx.TransportError)
-
-
-def poll_pause(interval: float, failures: int) -> float:
-    """The pause before the next poll: ``interval``, doubled per failed poll in a row."""
-    return min(MAX_POLL_BACKOFF_S, interval * (2 ** min(failures, 16)))
-
-
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-
-
-class AirflowAPIError(RuntimeError):
-    """Airflow answered with an error; ``status`` is the HTTP status, the message its detail."""
-
-    def __init__(self, status: int, method: str, path: str, detail: str):
-        self.status = status
-        self.detail = detail
-        super().__init__(f"Airflow {method} {path} → {status}: {detail}")
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(body, Mapping) and "detail" in body:
-        return str(body["detail"])
-    return str(body)[:500]
-
-
-def _check(response: httpx.Response) -> Any:
-    if response.is_error:
-        request = response.request
-        raise AirflowAPIError(
-            response.status_code, request.method, request.url.path, _detail(response)
-        )
-    return response.json() if response.content else None
-
-
-def _trigger_body(conf: Mapping[str, Any], run_id: str | None) -> dict[str, Any]:
-    # Airflow 3 requires logical_date; null makes a run that is not tied to a data interval, so
-    # any number of runs can be triggered at once without colliding on the logical date.
-    body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}
-    if run_id is not None:
-        body["dag_run_id"] = run_id
-    return body
-
-
-def _run_path(dag_id: str, run_id: str) -> str:
-    return f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
-
-
-def _xcom_path(dag_id: str, run_id: str, task_id: str, key: str) -> str:
-    return f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
-
-
-class _Connection:
-    """What both clients hold: where Airflow is, the login, and the options of their HTTP pool."""
-
-    def __init__(
-        self,
-        base_url: str,
-        username: str,
-        password: str,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        max_connections: int = 100,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.username = username
-        self.password = password
-        self._token: str | None = None
-        self._http_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": timeout,
-            "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
-        }
-
-    def _login_body(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password}
-
-
-class AirflowClient(_Connection):
+class AirflowClient(Connection):
     """Blocking client. ``AirflowClient("http://127.0.0.1:8080", "admin", "admin")``."""
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -130,7 +50,7 @@ class AirflowClient(_Connection):
     def token(self) -> str:
         """A fresh JWT from ``POST /auth/token`` (also used for every later request)."""
         response = self._http.post("/auth/token", json=self._login_body())
-        self._token = str(_check(response)["access_token"])
+        self._token = str(check_response(response)["access_token"])
         return self._token
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -142,7 +62,7 @@ class AirflowClient(_Connection):
             if response.status_code == 401 and attempt == 1:
                 self.token()  # expired: log in again once
                 continue
-            return _check(response)
+            return check_response(response)
         raise AssertionError("unreachable")
 
     def dag(self, dag_id: str) -> dict[str, Any]:
@@ -158,13 +78,13 @@ class AirflowClient(_Connection):
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None) -> str:
         """Start a run with ``conf``; returns its run id."""
-        body = _trigger_body(conf, run_id)
+        body = trigger_body(conf, run_id)
         run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return str(run["dag_run_id"])
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """The whole DAG run record (state, start_date, end_date, conf, ...)."""
-        return dict(self._request("GET", _run_path(dag_id, run_id)))
+        return dict(self._request("GET", run_path(dag_id, run_id)))
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         """``queued``, ``running``, ``success`` or ``failed``."""
@@ -193,7 +113,7 @@ class AirflowClient(_Connection):
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's task instances (task_id, state, try_number, ...)."""
-        body = self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
+        body = self._request("GET", f"{run_path(dag_id, run_id)}/taskInstances")
         return list(body["task_instances"])
 
     def run_states(self, dag_id: str, page: int = 100) -> dict[str, int]:
@@ -211,7 +131,7 @@ class AirflowClient(_Connection):
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """The XCom value a task pushed (its return value by default), as JSON."""
-        return self._request("GET", _xcom_path(dag_id, run_id, task_id, key))["value"]
+        return self._request("GET", xcom_path(dag_id, run_id, task_id, key))["value"]
 
     def close(self) -> None:
         self._http.close()
@@ -223,7 +143,7 @@ class AirflowClient(_Connection):
         self.close()
 
 
-class AsyncAirflowClient(_Connection):
+class AsyncAirflowClient(Connection):
     """The same API for asyncio code (the stress tool's closed- and open-loop modes)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -233,7 +153,7 @@ class AsyncAirflowClient(_Connection):
 
     async def token(self) -> str:
         response = await self._http.post("/auth/token", json=self._login_body())
-        self._token = str(_check(response)["access_token"])
+        self._token = str(check_response(response)["access_token"])
         return self._token
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -250,7 +170,7 @@ class AsyncAirflowClient(_Connection):
                     if self._token == used:
                         await self.token()
                 continue
-            return _check(response)
+            return check_response(response)
         raise AssertionError("unreachable")
 
     async def dag(self, dag_id: str) -> dict[str, Any]:
@@ -261,12 +181,12 @@ class AsyncAirflowClient(_Connection):
         return dict(await self._request("PATCH", f"/api/v2/dags/{dag_id}", json=body))
 
     async def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None) -> str:
-        body = _trigger_body(conf, run_id)
+        body = trigger_body(conf, run_id)
         run = await self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return str(run["dag_run_id"])
 
     async def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return dict(await self._request("GET", _run_path(dag_id, run_id)))
+        return dict(await self._request("GET", run_path(dag_id, run_id)))
 
     async def run_state(self, dag_id: str, run_id: str) -> str:
         return str((await self.run(dag_id, run_id))["state"])
@@ -327,11 +247,11 @@ class AsyncAirflowClient(_Connection):
         return finished
 
     async def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        body = await self._request("GET", f"{_run_path(dag_id, run_id)}/taskInstances")
+        body = await self._request("GET", f"{run_path(dag_id, run_id)}/taskInstances")
         return list(body["task_instances"])
 
     async def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        return (await self._request("GET", _xcom_path(dag_id, run_id, task_id, key)))["value"]
+        return (await self._request("GET", xcom_path(dag_id, run_id, task_id, key)))["value"]
 
     async def xcom_retrying(
         self, dag_id: str, run_id: str, task_id: str, within: float, interval: float = 0.5

@@ -15,7 +15,9 @@ import contextlib
 
 import httpx
 
-from .airflow_api import AirflowAPIError, AsyncAirflowClient, poll_pause, transient
+from .airflow_api import AsyncAirflowClient
+from .airflow_polling import poll_pause, transient
+from .airflow_rest import AirflowAPIError
 
 
 class RunWatcher:

@@ -25,7 +25,9 @@ import httpx
 from order_contracts.outcomes import COMMITTED_STATUSES, REFUSED_STATUSES
 from order_contracts.run_summary import per_order_results
 
-from ..airflow_api import AirflowAPIError, AsyncAirflowClient, poll_pause, transient
+from ..airflow_api import AsyncAirflowClient
+from ..airflow_polling import poll_pause, transient
+from ..airflow_rest import AirflowAPIError
 from ..config import DAG_ID, PROCESS_TASK_ID, StressConfig
 from ..engine import Unit
 from ..errors import StressError

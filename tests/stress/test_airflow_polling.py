@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from stress.airflow_api import AirflowAPIError, AsyncAirflowClient
+from stress.airflow_api import AsyncAirflowClient
+from stress.airflow_rest import AirflowAPIError
 from stress.config import DAG_ID, PROCESS_TASK_ID, StressConfig
 from stress.orders import GeneratedOrder
 from stress.results import Recorder
