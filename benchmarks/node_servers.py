@@ -13,6 +13,9 @@
 - ``routed``: the real durable node (the node CLI's preflight, WAL, ``synchronous=FULL``, group
   commits) with ``POST /order`` left to FastAPI's routing and dependency solving instead of the
   fast path in front of it (``warehouse_node.fastpath``): the "before" of issue 12's item 4.
+- ``unchecked``: the real durable node with issue 16's per-request checks taken out (the
+  file-identity check after each group commit, the ``Content-Type`` check, the repeated-key
+  check of the body): what those checks cost, measured by ``benchmarks.integrity_cost``.
 - ``naive``: the real app on the obvious storage: per request a new SQLite connection in a
   thread (what a sync FastAPI endpoint does), the default rollback journal, one commit per order.
 """
@@ -169,9 +172,27 @@ def serve_bare(settings: NodeSettings) -> None:
     )
 
 
+def without_integrity_checks() -> None:
+    """Take the per-request checks of issue 16 out of this process's node (never in a node)."""
+    from pydantic_core import from_json
+
+    import warehouse_node.routers.orders as orders_router
+    from warehouse_node.file_loss import FileWatch
+
+    def unchecked_problem(self: FileWatch) -> str | None:
+        return None
+
+    def parse_unchecked(body: bytes) -> Any:
+        return from_json(body)
+
+    FileWatch.problem = unchecked_problem  # type: ignore[method-assign]
+    orders_router.check_content_type = lambda headers: None
+    orders_router.parse_json = parse_unchecked
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    variants = ["echo", "raw", "naive", "bare", "routed"]
+    variants = ["echo", "raw", "naive", "bare", "routed", "unchecked"]
     parser.add_argument("--variant", choices=variants, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -183,6 +204,11 @@ def main() -> None:
     configure_logging(settings.log_level, settings.region)
     if args.variant == "bare":
         serve_bare(settings)
+        return
+    if args.variant == "unchecked":
+        without_integrity_checks()
+        preflight(settings)
+        serve(create_app(settings), settings)
         return
     if args.variant == "routed":
         preflight(settings)
