@@ -1,6 +1,7 @@
 """Benchmark (issue 16): what the storage-integrity checks cost the node's ``POST /order``.
 
-``.venv/bin/python -m benchmarks.integrity_cost`` (about 8 minutes at the default 16 pairs; ``--pairs``, ``--json F``)
+``.venv/bin/python -m benchmarks.integrity_cost`` (about 8 minutes at the default 16 pairs;
+``--pairs``, ``--json F``)
 
 Issue 16's bar: the node benchmark's figures do not drop by more than 5 % from its checks. Two
 servers, started alternately (``--pairs`` times each, so drifting machine load hits both alike;
