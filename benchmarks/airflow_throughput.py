@@ -39,8 +39,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from localmode.airflow import DAGS_FOLDER, AirflowSettings, LocalAirflow, local_airflow
 from localmode.nodes import node_process
 from localmode.processes import ManagedProcess
@@ -50,6 +48,7 @@ from order_contracts.regions import DEFAULT_REGIONS, configured_proximity
 from order_contracts.routing import RegionObservation, build_routing_document
 from stress.airflow_api import AsyncAirflowClient
 from stress.run_watch import RunWatcher
+from stress.shard_orders import read_shard_now
 
 from .airflow_report import Phase, report
 
@@ -133,19 +132,7 @@ async def run_phase(
 
 def count_orders(urls: dict[str, str]) -> tuple[int, int]:
     """(orders stored on all nodes, distinct order ids) — equal when nothing is duplicated."""
-    ids: list[str] = []
-    with httpx.Client(timeout=30.0) as client:
-        for url in urls.values():
-            cursor: str | None = None
-            while True:
-                params: dict[str, Any] = {"limit": 1000}
-                if cursor:
-                    params["cursor"] = cursor
-                page = client.get(f"{url}/orders", params=params).raise_for_status().json()
-                ids += [o["order_id"] for o in page["orders"]]
-                cursor = page["next_cursor"]
-                if not cursor:
-                    break
+    ids = [i for url in urls.values() for i in read_shard_now(url).ids()]
     return len(ids), len(set(ids))
 
 

@@ -38,6 +38,7 @@ from localmode.processes import ManagedProcess, wait_until
 from localmode.replication import RESTORED_EVENT, json_events
 from order_contracts.envvars import LOG_LEVEL, NODE_API_TOKEN, ORDER_REGIONS
 from order_contracts.regions import default_regions_text
+from stress.shard_orders import read_shard_now
 
 ENV = {NODE_API_TOKEN: "", LOG_LEVEL: "WARNING", ORDER_REGIONS: default_regions_text()}
 
@@ -52,6 +53,8 @@ class Trial:
     kill_after_s: float = 0.0
     restart_s: float = 0.0
     restored_orders: int = 0
+    #: rows the restored node holds but skips as unreadable: its copy came back damaged
+    damaged_rows: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
 
@@ -63,6 +66,7 @@ class Trial:
             "kill_after_s": round(self.kill_after_s, 2),
             "restart_s": round(self.restart_s, 2),
             "restored_orders": self.restored_orders,
+            "damaged_rows": self.damaged_rows,
             "lost": len(self.lost),
             "duplicated": len(self.duplicated),
         }
@@ -106,24 +110,6 @@ async def _load_then_kill(
         await asyncio.gather(*tasks)
 
 
-def stored_ids(url: str) -> list[str]:
-    """Every order id the node holds, by paging GET /orders (repeats kept, to count them)."""
-    import httpx
-
-    ids: list[str] = []
-    cursor: str | None = None
-    with httpx.Client(base_url=url, timeout=30) as http:
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if cursor:
-                params["cursor"] = cursor
-            page = http.get("/orders", params=params).json()
-            ids.extend(o["order_id"] for o in page["orders"])
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return ids
-
-
 def run_trial(work: Path, index: int, clients: int, rng: random.Random) -> Trial:
     """One trial in ``work/trial-N``: load, SIGKILL at a random moment, delete, restore, check."""
     base = work / f"trial-{index}"
@@ -138,11 +124,12 @@ def run_trial(work: Path, index: int, clients: int, rng: random.Random) -> Trial
         started = time.perf_counter()
         node.start(ready_timeout=300)  # same replica URL: restores before it serves
         trial.restart_s = time.perf_counter() - started
-        held = stored_ids(url)
+        shard = read_shard_now(url)
     finally:
         node.stop(grace=30)
-    counts = Counter(held)
-    trial.restored_orders = len(held)
+    counts = Counter(shard.ids())
+    trial.restored_orders = len(shard.orders)
+    trial.damaged_rows = shard.damaged
     trial.lost = sorted(trial.acknowledged - set(counts))
     trial.duplicated = sorted(i for i, c in counts.items() if c > 1)
     unexpected = set(counts) - trial.acknowledged - trial.in_doubt

@@ -19,7 +19,7 @@ from stress.config import StressConfig, parse_region_mix
 from stress.http import client_session
 from stress.report import print_report, write_report
 from stress.run import RunOutcome, run_stress
-from stress.verify import list_orders
+from stress.shard_orders import read_shard
 
 from .demo_chaos import Chaos, kill_and_restart
 from .demo_disk_loss import DiskLoss, disk_loss_phase, retry_attempts
@@ -108,7 +108,7 @@ async def region_story(stack: LocalStack, chaos: Chaos, prefixes: list[str]) -> 
     async with client_session(4, 30.0, stack.node_token) as session:
         for url in stack.node_urls.values():
             for prefix in prefixes:
-                for order in await list_orders(session, url, prefix):
+                for order in (await read_shard(session, url, prefix)).orders:
                     if order["home_region"] != region:
                         continue
                     created = datetime.fromisoformat(order["created_at"])

@@ -192,6 +192,8 @@ def print_verification(verify: dict[str, Any], console: Console) -> None:
     )
     for node, why in verify["unreadable_nodes"].items():
         console.print(f"  [red]could not read {node}[/] (its orders are unverified): {why}")
+    for node, rows in verify.get("damaged_rows_per_node", {}).items():
+        console.print(f"  [red]{node} skipped {rows} damaged rows[/] (an order in one is lost)")
     for kind in ("lost", "unverified", "duplicated", "refused_but_stored"):
         if verify["samples"].get(kind):
             console.print(f"  {kind}: {', '.join(verify['samples'][kind])}")

@@ -2,11 +2,12 @@
 
 "Acknowledged" means a node answered 201/200 for it (nodes target) or the DAG's process task
 reported it committed (Airflow target). Each node's ``GET /orders`` is paged to the end
-(``limit``/``cursor``, answer ``{"orders": [...], "next_cursor": ...}``) and only this run's
-orders (ids prefixed with the run id) are counted, so earlier runs on the same nodes do not
-disturb the check. A node that cannot be read fails the verification, and the orders
-acknowledged by it that no other node holds are *unverified*, not lost: absence of proof is not
-proof of absence, either way.
+(:func:`stress.shard_orders.read_shard`) and only this run's orders (ids prefixed with the run
+id) are counted, so earlier runs on the same nodes do not disturb the check. A node that cannot
+be read fails the verification, and the orders acknowledged by it that no other node holds are
+*unverified*, not lost: absence of proof is not proof of absence, either way. Rows a node skips
+as damaged are reported per node beside the verdict: an acknowledged order in one cannot be
+served, so it counts as lost, and the count says why.
 """
 
 from __future__ import annotations
@@ -15,21 +16,15 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import aiohttp
 
 from .http import client_session
 from .results import OrderResult
+from .shard_orders import ShardOrders, read_shard
 
-PAGE_LIMIT = 1000
 #: lists of ids in the report are cut to this many (the counts stay exact)
 SAMPLE = 20
-
-
-class VerifyError(RuntimeError):
-    """A node's order list could not be read to the end."""
 
 
 @dataclass
@@ -47,6 +42,9 @@ class Verification:
     unverified: list[str] = field(default_factory=list)
     #: per node: acknowledged (by it), stored, lost, unverified, duplicated (copies held there)
     per_node: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: per node that skipped any: rows it holds but could not serve (``X-Damaged-Rows``), of
+    #: any run: an acknowledged order in one is counted lost, and this says why it is missing
+    damaged_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +63,7 @@ class Verification:
             "unacknowledged_but_stored": len(self.unacknowledged_stored),
             "stored_per_node": self.stored_per_node,
             "unreadable_nodes": self.unreadable,
+            "damaged_rows_per_node": self.damaged_rows,
             "per_node": self.per_node,
             "samples": {
                 "lost": self.lost[:SAMPLE],
@@ -76,43 +75,14 @@ class Verification:
         }
 
 
-async def list_orders(
-    session: aiohttp.ClientSession, url: str, prefix: str, since: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Every order on one node whose id starts with ``prefix``, following the cursor.
-
-    ``since`` (the node's ``created_at >=`` filter) only skips older orders faster; the id
-    prefix is what decides which orders belong to the run.
-    """
-    orders: list[dict[str, Any]] = []
-    cursor: str | None = None
-    seen_cursors: set[str] = set()
-    while True:
-        params: dict[str, str | int] = {"limit": PAGE_LIMIT}
-        if since is not None:
-            params["since"] = since.astimezone(UTC).isoformat()
-        if cursor:
-            params["cursor"] = cursor
-        async with session.get(f"{url}/orders", params=params) as response:
-            if response.status != 200:
-                text = (await response.text())[:200]
-                raise VerifyError(f"GET {url}/orders answered {response.status}: {text}")
-            page = await response.json()
-        orders.extend(o for o in page["orders"] if str(o.get("order_id", "")).startswith(prefix))
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return orders
-        if cursor in seen_cursors:
-            raise VerifyError(f"GET {url}/orders returned the cursor {cursor!r} twice")
-        seen_cursors.add(cursor)
-
-
 def check(
     results: Sequence[OrderResult],
     stored: Mapping[str, Sequence[Mapping[str, Any]]],
     unreadable: Mapping[str, str],
+    damaged: Mapping[str, int] | None = None,
 ) -> Verification:
-    """Compare what was acknowledged with what the shards hold (pure: easy to reason about)."""
+    """Compare what was acknowledged with what the shards hold (pure: easy to reason about);
+    ``damaged`` is per node the rows its listing skipped, reported beside the verdict."""
     copies: Counter[str] = Counter()
     where: dict[str, list[str]] = defaultdict(list)
     for node, orders in stored.items():
@@ -126,6 +96,7 @@ def check(
         unreadable=dict(unreadable),
         acknowledged=len(acknowledged),
         found_once=sum(copies[r.order_id] == 1 for r in acknowledged),
+        damaged_rows={node: n for node, n in (damaged or {}).items() if n},
     )
     for r in acknowledged:
         if copies[r.order_id] == 0:
@@ -190,14 +161,15 @@ async def verify(
     """
     stored: dict[str, list[dict[str, Any]]] = {}
     unreadable: dict[str, str] = {}
+    damaged: dict[str, int] = {}
     async with client_session(len(node_urls) or 1, request_timeout, token) as session:
-        listings = await asyncio.gather(
-            *(list_orders(session, url, f"{run_id}-", since) for url in node_urls.values()),
+        listings: list[ShardOrders | BaseException] = await asyncio.gather(
+            *(read_shard(session, url, f"{run_id}-", since) for url in node_urls.values()),
             return_exceptions=True,
         )
     for (node, url), listing in zip(node_urls.items(), listings, strict=True):
         if isinstance(listing, BaseException):
             unreadable[node] = f"{url}: {type(listing).__name__}: {listing}".strip()
         else:
-            stored[node] = listing
-    return check(results, stored, unreadable)
+            stored[node], damaged[node] = listing.orders, listing.damaged
+    return check(results, stored, unreadable, damaged)

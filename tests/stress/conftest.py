@@ -1,4 +1,5 @@
-"""Helpers for the stress tool's tests: a routing document for real nodes, and the real CLI.
+"""Helpers for the stress tool's tests: a routing document for real nodes, the real CLI, and
+node contents written and damaged directly.
 
 The routing document is written by the local routing source (the same builder the controller
 uses), so the stress tool routes with exactly what local mode gives the DAG.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from localmode.routing_source import LocalRoutingSource
 from order_contracts.regions import configured_proximity
 from order_contracts.routing import RegionRoute, RoutingDocument
 from tests.conftest import REGIONS, RunningNode
+from tests.node.conftest import seed_order
 
 STRESS = Path(sys.executable).parent / "orders-stress"
 
@@ -111,3 +114,20 @@ def stored_orders(node: RunningNode, prefix: str) -> list[dict[str, Any]]:
             cursor = page["next_cursor"]
             if not cursor:
                 return orders
+
+
+def post_all(node: RunningNode, order_ids: list[str], token: str | None = None) -> None:
+    """Store the orders through ``POST /orders`` (a few bulks: a page's worth is 1,000 POSTs)."""
+    with node.client(token, timeout=60.0) as http:
+        for start in range(0, len(order_ids), 500):
+            bulk = [seed_order(i) for i in order_ids[start : start + 500]]
+            results = http.post("/orders", json={"orders": bulk}).raise_for_status().json()
+            assert {r["status"] for r in results["results"]} == {201}
+
+
+def damage(node: RunningNode, order_ids: list[str]) -> None:
+    """A BLOB where the home region's text is: what a bad page reads back as, and a row the
+    node then skips in ``GET /orders`` (tests/node/test_integrity_reads.py)."""
+    with sqlite3.connect(node.data_dir / "orders.db", isolation_level=None) as db:
+        for order_id in order_ids:
+            db.execute("UPDATE orders SET home_region = X'00ff' WHERE order_id = ?", (order_id,))

@@ -12,8 +12,9 @@ from stress.config import StressConfig
 from stress.orders import OrderGenerator
 from stress.results import OrderResult
 from stress.run import EXIT_FAILED, run_stress
-from stress.verify import check
-from tests.conftest import RunningNode
+from stress.verify import check, verify
+from tests.conftest import NodeFactory, RunningNode
+from tests.stress.conftest import damage, post_all
 
 
 def test_verify_fails_when_an_acknowledged_order_was_deleted_from_its_shard(
@@ -118,3 +119,17 @@ def test_check_counts_an_order_another_shard_holds_even_when_its_own_is_unreadab
     assert verification.unverified == ["b"]  # DN said it has it; nobody can check
     assert verification.lost == ["c"]  # HCM was read and does not have it
     assert verification.misplaced == ["a"]
+
+
+def test_verify_reports_the_rows_a_shard_skipped_as_damaged_and_counts_their_orders_lost(
+    node_factory: NodeFactory,
+) -> None:
+    hcm = node_factory("HCM")
+    ids = [f"dmg-{i}" for i in range(5)]
+    post_all(hcm, ids)
+    damage(hcm, ids[1:3])
+    verification = asyncio.run(verify([_result(i) for i in ids], {"HCM": hcm.url}, "dmg", None))
+    assert verification.lost == ids[1:3]  # stored, but the shard cannot serve them
+    assert verification.damaged_rows == {"HCM": 2}
+    assert verification.to_json()["damaged_rows_per_node"] == {"HCM": 2}
+    assert verification.stored_per_node == {"HCM": 3}
