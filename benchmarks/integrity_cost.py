@@ -29,27 +29,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.node_throughput import cpu_seconds, load, start_server, stored_orders
+from benchmarks.node_throughput import measure
 
 VARIANTS = ("durable", "unchecked")
 BAR = 0.95
-
-
-def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> dict[str, Any]:
-    data = work / f"data-{variant}-{tag}"
-    process, port = start_server(variant, data, args.server_cpu, work / "logs")
-    try:
-        cpu_before = cpu_seconds(process.pid)
-        result = load(port, "post", args, prefix=f"{variant}{tag}")
-        result["cpu_us_per_request"] = (
-            (cpu_seconds(process.pid) - cpu_before) / max(1, result["sent_total"]) * 1e6
-        )
-        result["stored"] = stored_orders(port)
-    finally:
-        process.stop(grace=30)
-    shutil.rmtree(data, ignore_errors=True)
-    result["variant"] = variant
-    return result
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:

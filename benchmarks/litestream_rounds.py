@@ -6,9 +6,9 @@ A sync-replicated node answers an order only after a ``POST /sync`` round with `
 started after its commit, so the round's duration is the floor of its latency, and at a fixed
 number of clients, of its throughput. This measures that round with no node at all: a SQLite
 writer commits 10 rows every 3 ms (``synchronous=FULL``, WAL, no checkpoints: what the node
-does with replication on) and a client asks Litestream's control socket for one round after
-another, for ``--windows`` windows of ``--seconds`` each, printing each window's round p50/p90
-and how many LTX files level 0 of the ``file://`` replica holds.
+does with replication on) and the node's own control-socket client (``ControlClient``) asks
+for one round after another, for ``--windows`` windows of ``--seconds`` each, printing each
+window's round p50/p90 and how many LTX files level 0 of the ``file://`` replica holds.
 
 Two Litestream configs, in the same run: Litestream's defaults (what the node uses) and one
 that compacts level 0 every second and drops compacted level-0 files after 5 s
@@ -19,15 +19,13 @@ Litestream runs on one core, the writer and the client on the other.
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from warehouse_node.litestream import ControlClient, find_litestream
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -44,23 +44,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "levels": [{"interval": i} for i in ("1s", "30s", "5m", "1h")],
     },
 }
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over Litestream's control socket (the node uses httpx; this adds nothing)."""
-
-    def __init__(self, path: Path):
-        super().__init__("litestream")
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(str(self.path))
-
-
-def litestream() -> str:
-    beside = Path(sys.executable).parent / "litestream"
-    return str(beside) if beside.exists() else shutil.which("litestream") or "litestream"
 
 
 def writer(db: Path, stop: threading.Event) -> None:
@@ -91,13 +74,12 @@ def run(name: str, extra: dict[str, Any], args: argparse.Namespace, work: Path) 
         "dbs": [{"path": str(db), "replica": {"url": f"file://{replica}", "sync-interval": "1s"}}],
     }
     (home / "litestream.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    argv = [litestream(), "replicate", "-config", str(home / "litestream.yml")]
+    argv = [find_litestream(), "replicate", "-config", str(home / "litestream.yml")]
     if shutil.which("taskset"):
         argv = ["taskset", "-c", args.litestream_cpu, *argv]
     log = (home / "litestream.log").open("w")
     child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
-    windows = []
     try:
         deadline = time.monotonic() + 30
         while not sock.exists():
@@ -106,18 +88,27 @@ def run(name: str, extra: dict[str, Any], args: argparse.Namespace, work: Path) 
             time.sleep(0.05)
         thread = threading.Thread(target=writer, args=(db, stop), daemon=True)
         thread.start()
-        client = UnixHTTPConnection(sock)
-        body = json.dumps({"path": str(db), "wait": True, "timeout": 10})
+        windows = asyncio.run(measure_rounds(name, ControlClient(sock, db), replica, args))
+    finally:
+        stop.set()
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()
+    return windows
+
+
+async def measure_rounds(
+    name: str, control: ControlClient, replica: Path, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Rounds back to back through the node's own control-socket client, one window at a time."""
+    windows = []
+    try:
         for window in range(args.windows):
             rounds: list[float] = []
             until = time.monotonic() + args.seconds
             while time.monotonic() < until:
                 started = time.perf_counter()
-                client.request("POST", "/sync", body, {"Content-Type": "application/json"})
-                answer = client.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise SystemExit(f"litestream answered {answer.status} to /sync")
+                await control.sync(wait=True, seconds=10.0)  # LitestreamError if it fails
                 rounds.append((time.perf_counter() - started) * 1000)
             level0 = replica / "ltx" / "0"
             files = len(os.listdir(level0)) if level0.exists() else 0
@@ -132,19 +123,14 @@ def run(name: str, extra: dict[str, Any], args: argparse.Namespace, work: Path) 
                     "level0_files": files,
                 }
             )
-            w = windows[-1]
             print(
-                f"{name:16} {w['window'] * args.seconds:5.0f} s: {w['rounds']:5} rounds, "
-                f"p50 {w['p50_ms']:5.1f} ms, p90 {w['p90_ms']:5.1f} ms, "
+                f"{name:16} {(window + 1) * args.seconds:5.0f} s: {len(rounds):5} rounds, "
+                f"p50 {windows[-1]['p50_ms']:5.1f} ms, p90 {windows[-1]['p90_ms']:5.1f} ms, "
                 f"{files:5} level-0 files in the replica",
                 flush=True,
             )
-        client.close()
     finally:
-        stop.set()
-        child.terminate()
-        child.wait(timeout=30)
-        log.close()
+        await control.aclose()
     return windows
 
 

@@ -124,7 +124,7 @@ def measure(variant: str, args: argparse.Namespace, work: Path, tag: str) -> Res
         result["cpu_us_per_request"] = (
             (cpu_seconds(process.pid) - cpu_before) / max(1, result["sent_total"]) * 1e6
         )
-        if variant in ("durable", "replicated"):
+        if variant in ("durable", "replicated", "unchecked"):
             # Integrity: every request got its 201 and every 201 is a stored row.
             result["stored"] = stored_orders(port)
             result["mean_group"] = round(mean_group_size(port), 1)

